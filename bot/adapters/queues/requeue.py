@@ -1,0 +1,331 @@
+"""Stuck-job recovery against Redis: a dry-run scan and an atomic, batched requeue.
+
+This replaces the runbook's two ``EVAL``s, which lose every stuck job (the second
+script is fed the set *after* the first emptied it of stuck ids), block Redis for
+the whole set, and can push a job that heartbeated in between.
+
+Here:
+- the set is walked with ``SSCAN`` in bounded steps and cut into bounded batches
+  (``COUNT`` is only a hint), so no single command is proportional to the set;
+- each requeue batch is one ``EVALSHA`` of ``requeue.lua``, which re-checks every
+  heartbeat, ``SREM``s the id and only when that removed it deletes the heartbeat
+  and ``LPUSH``es the id: an id is always in the set or in a queue, never both,
+  never neither, and is pushed at most once however many requeues run at once;
+- ids are read and written as raw bytes, so any id Redis can hold round-trips
+  unchanged, whatever the client's ``decode_responses``;
+- the read-only steps (an SSCAN step, classifying a batch's heartbeats) run in
+  ``scan.lua`` and answer with one bulk string instead of one reply element per id:
+  redis-py's pure-Python parser costs ~7 us per element, which would otherwise be
+  most of the requeue's time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.client import NEVER_DECODE
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.domain.requeue import (
+    BatchOutcome,
+    ProgressThrottle,
+    RequeueProgress,
+    RequeueResult,
+    RequeueTally,
+    StuckScan,
+    StuckTally,
+    heartbeat_key_parts,
+    validate_threshold,
+)
+
+log = logging.getLogger(__name__)
+
+_HERE = Path(__file__).parent
+SCAN_LUA = (_HERE / "scan.lua").read_text(encoding="utf-8")
+REQUEUE_LUA = (_HERE / "requeue.lua").read_text(encoding="utf-8")
+
+# Upper bound for batch_size / scan_count: one script over 500 ids takes ~1 ms of
+# server time; the cap keeps a mis-set playbook value from blocking Redis.
+MAX_BATCH = 2000
+# chat.update is Tier 3 (~50/min): one progress update per 1.2 s stays under it.
+DEFAULT_PROGRESS_INTERVAL = 1.2
+
+ProgressCallback = Callable[[RequeueProgress], Awaitable[None]]
+
+# Read replies as bytes: job ids are opaque and must be written back byte for byte.
+_RAW: dict[str, Any] = {NEVER_DECODE: True}
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+
+
+class RedisUnavailable(RuntimeError):
+    """Redis did not answer. ``str()`` is fit to show a user (no URL, no password).
+
+    ``partial`` is what a requeue had done, confirmed, before Redis went away; batches
+    are atomic, so an unconfirmed batch either fully ran or did not run at all, and up
+    to ``unconfirmed`` more ids may have moved. Either way every id is in exactly one
+    place: the processing set or the queue.
+    """
+
+    def __init__(
+        self, message: str, *, partial: RequeueResult | None = None, unconfirmed: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.unconfirmed = unconfirmed
+
+
+async def scan_stuck(
+    client: aioredis.Redis,
+    *,
+    processing_set: str,
+    heartbeat_key: str,
+    older_than_seconds: float,
+    scan_count: int = 500,
+    sample_size: int = 5,
+) -> StuckScan:
+    """Dry run: count the ids whose heartbeat is missing or older than the threshold.
+
+    Changes nothing. Reads at most ``scan_count`` ids / heartbeats per command and
+    uses Redis server time, so worker and bot clocks do not need to agree.
+    """
+    threshold = validate_threshold(older_than_seconds)
+    _check_bound("scan_count", scan_count)
+    keys = _HeartbeatKeys(heartbeat_key)
+    tally = StuckTally(threshold, processing_set, sample_size=max(sample_size, 0))
+    scan_script = _RawScript(client, SCAN_LUA)
+    try:
+        async for ids in _batches(scan_script, processing_set, scan_count, scan_count):
+            now, heartbeats = await _read_heartbeats(client, keys.for_ids(ids))
+            for job_id, raw in zip(ids, heartbeats, strict=True):
+                tally.add(job_id, raw, now)
+    except _REDIS_DOWN as exc:
+        raise RedisUnavailable(
+            f"Redis did not answer ({type(exc).__name__}); the stuck-job scan of "
+            f"{processing_set} stopped after {tally.scanned:,} ids. Nothing was changed."
+        ) from exc
+    return tally.result()
+
+
+async def requeue_stuck(
+    client: aioredis.Redis,
+    *,
+    processing_set: str,
+    heartbeat_key: str,
+    target_queue: str,
+    older_than_seconds: float,
+    batch_size: int = 500,
+    on_progress: ProgressCallback | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    progress_interval_seconds: float = DEFAULT_PROGRESS_INTERVAL,
+) -> RequeueResult:
+    """Move ids whose heartbeat is missing or stale from ``processing_set`` to ``target_queue``.
+
+    Walks the set itself (a dry-run scan may be minutes old by approval time); the
+    batch script decides what moves. Ids with a malformed heartbeat are not moved and
+    are reported. ``on_progress`` gets at most one update per
+    ``progress_interval_seconds`` of ``clock`` time, plus always a final one.
+    """
+    _check_bound("batch_size", batch_size)
+    run = _Requeue(
+        client,
+        processing_set=processing_set,
+        keys=_HeartbeatKeys(heartbeat_key),
+        target_queue=target_queue,
+        threshold=validate_threshold(older_than_seconds),
+        clock=clock,
+    )
+    reporter = _ProgressReporter(on_progress, ProgressThrottle(progress_interval_seconds))
+    try:
+        total = int(await _command(client, "SCARD", processing_set))
+        async for ids in _batches(run.scan_script, processing_set, batch_size, batch_size):
+            await run.batch(ids)
+            await reporter.report(run.progress(total), clock())
+    except _REDIS_DOWN as exc:
+        raise run.unavailable(exc) from exc
+    await reporter.report(run.progress(total), clock(), final=True)
+    return run.result()
+
+
+# --- internals -----------------------------------------------------------------------------------
+
+
+class _HeartbeatKeys:
+    """Builds heartbeat key names (bytes) from a template like ``heartbeat:{job_id}``."""
+
+    def __init__(self, template: str) -> None:
+        prefix, suffix = heartbeat_key_parts(template)
+        self._prefix = prefix.encode("utf-8")
+        self._suffix = suffix.encode("utf-8")
+        # requeue.lua cuts each job id back out of its key with these.
+        self.affixes = (self._prefix, self._suffix)
+
+    def for_ids(self, ids: Sequence[bytes]) -> list[bytes]:
+        prefix, suffix = self._prefix, self._suffix
+        return [prefix + job_id + suffix for job_id in ids]
+
+
+class _RawScript:
+    """A registered script whose reply is read as raw bytes.
+
+    ``register_script``'s callable decodes replies with the client's settings; job ids
+    are opaque bytes and must come back unchanged whatever ``decode_responses`` is.
+    """
+
+    def __init__(self, client: aioredis.Redis, text: str) -> None:
+        self._client = client
+        self._script = client.register_script(text)
+
+    async def __call__(self, *, keys: Sequence[str | bytes], args: Sequence[Any]) -> Any:
+        command = ("EVALSHA", self._script.sha, len(keys), *keys, *args)
+        try:
+            return await _command(self._client, *command, **_RAW)
+        except NoScriptError:
+            # A restarted or failed-over Redis forgot it: load it and try once more.
+            await _command(self._client, "SCRIPT LOAD", self._script.script)
+            return await _command(self._client, *command, **_RAW)
+
+
+class _Requeue:
+    """One requeue run: the registered scripts, the running tally, the error wrapping."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        processing_set: str,
+        keys: _HeartbeatKeys,
+        target_queue: str,
+        threshold: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._processing_set = processing_set
+        self._target_queue = target_queue
+        self._keys = keys
+        # repr() round-trips a float exactly; Lua's tonumber reads it back bit for bit.
+        self._args = (repr(threshold), *keys.affixes)
+        self._clock = clock
+        self._started = clock()
+        self._tally = RequeueTally(target_queue)
+        self._in_flight = 0
+        self.scan_script = _RawScript(client, SCAN_LUA)
+        self._requeue_script = _RawScript(client, REQUEUE_LUA)
+
+    async def batch(self, ids: list[bytes]) -> None:
+        keys = [self._processing_set, self._target_queue, *self._keys.for_ids(ids)]
+        # Until the reply arrives this batch may or may not have run (never half).
+        self._in_flight = len(ids)
+        reply = await self._requeue_script(keys=keys, args=self._args)
+        self._in_flight = 0
+        outcome = BatchOutcome(*(int(count) for count in reply[:4]))
+        self._tally.add(len(ids), outcome)
+        for job_id in reply[4:]:
+            self._tally.note_malformed(job_id)
+
+    def unavailable(self, exc: Exception) -> RedisUnavailable:
+        partial = self.result()
+        message = _unavailable_message(exc, partial, self._in_flight)
+        return RedisUnavailable(message, partial=partial, unconfirmed=self._in_flight)
+
+    def progress(self, total: int) -> RequeueProgress:
+        return self._tally.progress(total, self._clock() - self._started)
+
+    def result(self) -> RequeueResult:
+        return self._tally.result(self._clock() - self._started)
+
+
+class _ProgressReporter:
+    """Calls ``on_progress`` when the throttle allows; a failing callback never stops a requeue."""
+
+    def __init__(self, callback: ProgressCallback | None, throttle: ProgressThrottle) -> None:
+        self._callback = callback
+        self._throttle = throttle
+
+    async def report(self, progress: RequeueProgress, now: float, *, final: bool = False) -> None:
+        if self._callback is None or not self._throttle.due(now, final=final):
+            return
+        self._throttle = self._throttle.published(now)
+        try:
+            await self._callback(progress)
+        except Exception:
+            # Progress is cosmetic (a Slack message); stopping half-way over it would
+            # leave the operator with less done, not more safety.
+            log.warning("requeue progress callback failed", exc_info=True)
+
+
+def _unavailable_message(exc: Exception, partial: RequeueResult, unconfirmed: int) -> str:
+    in_flight = (
+        f" The last batch of {unconfirmed:,} ids may or may not have moved (it is atomic)."
+        if unconfirmed
+        else ""
+    )
+    return (
+        f"Redis did not answer ({type(exc).__name__}); the requeue stopped after moving "
+        f"{partial.moved:,} ids to {partial.target_queue}.{in_flight} No job was lost: every "
+        "id is still in the processing set or in the queue. Run the requeue again when "
+        "Redis is back."
+    )
+
+
+async def _read_heartbeats(
+    client: aioredis.Redis, keys: list[bytes]
+) -> tuple[float, list[bytes | None]]:
+    """Redis server time and the raw heartbeats, in one round trip."""
+    pipe: Any = client.pipeline(transaction=False)
+    pipe.execute_command("TIME")
+    pipe.execute_command("MGET", *keys, **_RAW)
+    (seconds, micros), values = await pipe.execute()
+    return seconds + micros / 1_000_000, list(values)
+
+
+async def _batches(
+    scan_script: _RawScript, key: str, scan_count: int, size: int
+) -> AsyncIterator[list[bytes]]:
+    """The set's ids in lists of exactly ``size`` (the last may be shorter)."""
+    pending: list[bytes] = []
+    async for ids in _walk(scan_script, key, scan_count):
+        pending.extend(ids)
+        while len(pending) >= size:
+            yield pending[:size]
+            del pending[:size]
+    if pending:
+        yield pending
+
+
+async def _walk(scan_script: _RawScript, key: str, count: int) -> AsyncIterator[list[bytes]]:
+    """SSCAN steps. Every id present for the whole walk is returned at least once."""
+    cursor = b"0"
+    while True:
+        cursor, lengths, joined = await scan_script(keys=[key], args=[cursor, count])
+        if joined or lengths:
+            yield _split_ids(lengths, joined)
+        if cursor == b"0":
+            return
+
+
+def _split_ids(lengths: bytes, joined: bytes) -> list[bytes]:
+    """Cut scan.lua's concatenated ids at the given lengths."""
+    ids: list[bytes] = []
+    position = 0
+    for length in map(int, lengths.split(b",")):
+        ids.append(joined[position : position + length])
+        position += length
+    return ids
+
+
+async def _command(client: aioredis.Redis, *args: Any, **options: Any) -> Any:
+    # redis-py's command methods are typed "Awaitable[T] | T" (sync and async share
+    # them); the asyncio client always returns an awaitable.
+    untyped: Any = client
+    return await untyped.execute_command(*args, **options)
+
+
+def _check_bound(name: str, value: int) -> None:
+    if not 1 <= value <= MAX_BATCH:
+        raise ValueError(f"{name} must be between 1 and {MAX_BATCH}, not {value}")

@@ -1,0 +1,198 @@
+"""Block Kit, built by pure functions from domain values.
+
+Kept within Slack's limits (50 blocks a message, 3,000 characters a section
+text, 150 a header, 2,000 a button value) so a long incident never turns
+into an ``invalid_blocks`` error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from bot.adapters.slack.ids import ActionId, BlockId
+from bot.domain.models import ActionRequest, ActionState, Incident
+from bot.domain.playbook import ActionPolicy, Playbook
+from bot.domain.report import format_duration
+from bot.domain.views import AlertView
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER)}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, 3000)}]}
+
+
+def button(text: str, action_id: ActionId, value: str, style: str | None = None) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": _clip(text, 75)},
+        "action_id": action_id.value,
+        "value": value[:2000],
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def sparkline(values: Sequence[int], width: int = 40) -> str:
+    """A text chart of the most recent ``width`` values."""
+    tail = list(values)[-width:]
+    if not tail:
+        return ""
+    low, high = min(tail), max(tail)
+    span = high - low or 1
+    return "".join(_SPARK[min(7, (v - low) * 8 // span)] for v in tail)
+
+
+def alert_blocks(view: AlertView) -> list[Block]:
+    incident, state, sample = view.incident, view.rule_state, view.sample
+    rule = state.rule
+    depth = sample.depths.get(rule.queue, 0)
+    series = [s.depths.get(rule.queue, 0) for s in view.history]
+    depth_lines = "\n".join(f"• `{queue}`: *{value:,}*" for queue, value in sample.depths.items())
+    blocks = [
+        header(f":rotating_light: Incident #{incident.id}: {incident.title}"),
+        section(
+            f"*{rule.name}* ({rule.severity.value}): `{rule.queue}` is at *{depth:,}*, above "
+            f"the threshold of {rule.threshold:,} for "
+            f"*{format_duration(state.above_for(sample.at))}* "
+            f"(rule: for {format_duration(rule.for_)})."
+        ),
+        section(f"*Queue depths*\n{depth_lines}"),
+    ]
+    if len(series) > 1:
+        blocks.append(
+            section(
+                f"*`{rule.queue}` trend* ({min(series):,} → {max(series):,})\n`{sparkline(series)}`"
+            )
+        )
+    blocks.append(_alert_buttons(view.playbook, rule.queue))
+    blocks.append(
+        context(f"Detected {sample.at:%Y-%m-%d %H:%M:%S} UTC · `/backlog help` for commands")
+    )
+    return blocks
+
+
+def _alert_buttons(playbook: Playbook, queue: str) -> Block:
+    elements = [
+        button("Acknowledge", ActionId.ACK, "ack", "primary"),
+        button("Status", ActionId.ALERT_STATUS, "status"),
+    ]
+    queue_spec = playbook.queue(queue)
+    if queue_spec and queue_spec.deployment:
+        deployment = playbook.deployments[queue_spec.deployment]
+        if deployment.suggested_replicas:
+            elements.append(
+                button(
+                    f"Scale {queue_spec.deployment} to {deployment.suggested_replicas}",
+                    ActionId.ALERT_SCALE,
+                    f"{queue_spec.deployment}:{deployment.suggested_replicas}",
+                )
+            )
+    return {"type": "actions", "block_id": BlockId.ALERT_BUTTONS.value, "elements": elements}
+
+
+def alert_text(view: AlertView) -> str:
+    rule = view.rule_state.rule
+    depth = view.sample.depths.get(rule.queue, 0)
+    return f"Incident #{view.incident.id}: {rule.queue} at {depth:,} (threshold {rule.threshold:,})"
+
+
+def approval_blocks(request: ActionRequest, policy: ActionPolicy, note: str = "") -> list[Block]:
+    roles = ", ".join(policy.approvers)
+    approvals = ", ".join(f"<@{a}>" for a in request.approvers) or "none yet"
+    blocks = [
+        section(f":raising_hand: *Approval needed* — {request.summary}"),
+        context(
+            f"Requested by <@{request.requested_by}> · needs {policy.approvals_required} "
+            f"approval(s) from {roles}"
+            + ("" if policy.requester_may_approve else " (not the requester)")
+            + f" · approvals: {approvals} · expires {request.expires_at:%H:%M} UTC"
+        ),
+    ]
+    if note:
+        blocks.append(context(note))
+    if request.state is ActionState.PENDING:
+        value = str(request.id)
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": BlockId.APPROVAL_BUTTONS.value,
+                "elements": [
+                    button("Approve", ActionId.APPROVE, value, "primary"),
+                    button("Deny", ActionId.DENY, value, "danger"),
+                ],
+            }
+        )
+    else:
+        blocks.append(section(_final_line(request)))
+    return blocks
+
+
+def _final_line(request: ActionRequest) -> str:
+    approvers = ", ".join(f"<@{a}>" for a in request.approvers)
+    match request.state:
+        case ActionState.EXECUTING:
+            return f":hourglass_flowing_sand: Approved by {approvers}; running…"
+        case ActionState.SUCCEEDED:
+            return f":white_check_mark: Approved by {approvers}; done."
+        case ActionState.FAILED:
+            return f":x: Approved by {approvers}; failed: {request.error}"
+        case ActionState.DENIED:
+            return f":no_entry_sign: Denied by <@{request.denied_by}>."
+    return f"State: {request.state.value}"
+
+
+def approval_text(request: ActionRequest) -> str:
+    return f"Approval needed: {request.summary} ({request.state.value})"
+
+
+_HEADING = re.compile(r"^#{1,6}\s+(.*)$")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def markdown_to_mrkdwn(markdown: str) -> str:
+    """Slack's mrkdwn has no headings and uses single asterisks for bold."""
+    out = []
+    for line in markdown.splitlines():
+        match = _HEADING.match(line)
+        line = f"*{match.group(1)}*" if match else _BOLD.sub(r"*\1*", line)
+        out.append(line)
+    return "\n".join(out)
+
+
+def report_blocks(incident: Incident, markdown: str) -> list[Block]:
+    """The report split into sections of at most 3,000 characters, at line ends."""
+    chunks: list[str] = []
+    current = ""
+    for line in markdown_to_mrkdwn(markdown).splitlines():
+        if len(current) + len(line) + 1 > MAX_SECTION:
+            chunks.append(current)
+            current = ""
+        current += line + "\n"
+    if current.strip():
+        chunks.append(current)
+    blocks = [header(f":page_facing_up: Report for incident #{incident.id}")]
+    blocks += [section(chunk) for chunk in chunks[: MAX_BLOCKS - 2]]
+    if len(chunks) > MAX_BLOCKS - 2:
+        blocks.append(context("Report truncated here; `backlog-bot report` prints it whole."))
+    return blocks

@@ -1,0 +1,16 @@
+"""Block and action ids: the only names Slack sends back to us."""
+
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    APPROVE = "backlog_approve"
+    DENY = "backlog_deny"
+    ACK = "backlog_ack"
+    ALERT_SCALE = "backlog_alert_scale"
+    ALERT_STATUS = "backlog_alert_status"
+
+
+class BlockId(StrEnum):
+    APPROVAL_BUTTONS = "backlog_approval_buttons"
+    ALERT_BUTTONS = "backlog_alert_buttons"

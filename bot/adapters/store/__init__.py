@@ -1,0 +1,6 @@
+"""PostgreSQL adapter: schema migrations and the typed store."""
+
+from bot.adapters.store.migrate import migrate
+from bot.adapters.store.store import Store
+
+__all__ = ["Store", "migrate"]

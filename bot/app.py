@@ -1,0 +1,293 @@
+"""Wiring: builds the adapters from settings, connects the services, serves HTTP.
+
+Nothing here runs at import time; :func:`build_runtime` is called by the CLI,
+the demo and the tests with the same code path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import logs
+from bot.adapters.kube import KubeClient
+from bot.adapters.queues import depths
+from bot.adapters.slack.app import (
+    ButtonAnswer,
+    CommandAnswer,
+    CommandCall,
+    Handlers,
+    build_slack_app,
+)
+from bot.adapters.slack.client import make_client
+from bot.adapters.slack.notifier import SlackDirectory, SlackNotifier
+from bot.adapters.store import Store, migrate
+from bot.domain.models import Clock, system_clock
+from bot.domain.playbook import Playbook, load_playbook
+from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
+from bot.services.actions import ActionService
+from bot.services.commands import CommandRouter, Invocation
+from bot.services.incidents import IncidentService
+from bot.services.monitor import Monitor
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PLAYBOOK = Path("playbooks/queue-backlog.yml")
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the bot cannot start without; ``str()`` says which."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    playbook: Playbook
+    clock: Clock
+    store: Store
+    redis: aioredis.Redis
+    kube: KubeClient
+    slack: AsyncWebClient
+    incidents: IncidentService
+    monitor: Monitor
+    actions: ActionService
+    router: CommandRouter
+    slack_app: AsyncApp
+    embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.store.close()
+        await self.redis.aclose()
+        self.kube.close()
+        for server in reversed(self.embedded):
+            server.stop()
+
+
+def _secret(value: object) -> str:
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else ""
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    playbook: Playbook | None = None,
+    kube: KubeClient | None = None,
+) -> Runtime:
+    """Connects to (or starts) Redis and PostgreSQL, migrates, and wires the services."""
+    token = _secret(settings.slack_bot_token)
+    signing_secret = _secret(settings.slack_signing_secret)
+    if not token or not signing_secret:
+        raise ConfigurationError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set")
+    logs.redact.register([token, signing_secret, _secret(settings.slack_app_token)])
+    playbook = playbook or load_playbook(playbook_file(settings.playbook))
+    backends = await start_backends(settings)
+    redis_url, database_url, embedded = backends.redis_url, backends.database_url, backends.embedded
+
+    await migrate(database_url)
+    store = await Store.connect(database_url)
+    redis = depths.connect(redis_url)
+    kube = kube or KubeClient.from_config(settings.kubeconfig)
+    slack = make_client(token, settings.slack_api_url)
+    notifier = SlackNotifier(slack)
+    directory = SlackDirectory(slack, playbook)
+    incidents = IncidentService(store, notifier, playbook, clock)
+    monitor = Monitor(redis, incidents, notifier, playbook, clock)
+    actions = ActionService(
+        store=store,
+        kube=kube,
+        notifier=notifier,
+        directory=directory,
+        playbook=playbook,
+        clock=clock,
+    )
+    router = CommandRouter(
+        playbook=playbook,
+        redis=redis,
+        kube=kube,
+        incidents=incidents,
+        actions=actions,
+        clock=clock,
+    )
+    slack_app = build_slack_app(
+        client=slack, signing_secret=signing_secret, handlers=_handlers(router, actions)
+    )
+    return Runtime(
+        settings=settings,
+        playbook=playbook,
+        clock=clock,
+        store=store,
+        redis=redis,
+        kube=kube,
+        slack=slack,
+        incidents=incidents,
+        monitor=monitor,
+        actions=actions,
+        router=router,
+        slack_app=slack_app,
+        embedded=embedded,
+    )
+
+
+@dataclass
+class Backends:
+    redis_url: str
+    database_url: str
+    embedded: list[EmbeddedRedis | EmbeddedPostgres]
+
+    def stop(self) -> None:
+        for server in reversed(self.embedded):
+            server.stop()
+
+
+async def start_backends(settings: Settings, *, redis: bool = True) -> Backends:
+    """The configured Redis and PostgreSQL, or embedded ones where no URL is set."""
+    embedded: list[EmbeddedRedis | EmbeddedPostgres] = []
+    data_dir = settings.data_dir or default_data_dir()
+    redis_url = settings.redis_url or ""
+    if redis and not redis_url:
+        server = EmbeddedRedis(data_dir / "redis")
+        redis_url = await asyncio.to_thread(server.start)
+        embedded.append(server)
+    database_url = _secret(settings.database_url)
+    if not database_url:
+        pg = EmbeddedPostgres(data_dir / "postgres")
+        database_url = await asyncio.to_thread(pg.start)
+        embedded.append(pg)
+    logs.redact.register([database_url, redis_url])
+    return Backends(redis_url=redis_url, database_url=database_url, embedded=embedded)
+
+
+def _handlers(router: CommandRouter, actions: ActionService) -> Handlers:
+    async def command(call: CommandCall) -> CommandAnswer:
+        reply = await router.handle(
+            Invocation(text=call.text, user=call.user, channel=call.channel)
+        )
+        return CommandAnswer(text=reply.text, ephemeral=reply.ephemeral)
+
+    async def approve(request_id: uuid.UUID, user: str) -> ButtonAnswer:
+        return ButtonAnswer((await actions.approve(request_id, user)).message)
+
+    async def deny(request_id: uuid.UUID, user: str) -> ButtonAnswer:
+        return ButtonAnswer((await actions.deny(request_id, user)).message)
+
+    return Handlers(command=command, approve=approve, deny=deny)
+
+
+def web_application(runtime: Runtime) -> web.Application:
+    """``/slack/events``, ``/healthz``, ``/readyz`` and ``/metrics``."""
+
+    async def slack_events(request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await runtime.slack_app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        checks = await readiness(runtime)
+        status = 200 if all(checks.values()) else 503
+        return web.json_response({"checks": checks}, status=status)
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(text=render_metrics(runtime), content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def readiness(runtime: Runtime) -> dict[str, bool]:
+    async def slack_ok() -> bool:
+        try:
+            await runtime.slack.auth_test()
+        except (TimeoutError, SlackApiError, OSError):
+            return False
+        return True
+
+    async def store_ok() -> bool:
+        try:
+            return await runtime.store.ping()
+        except (TimeoutError, OSError):
+            return False
+
+    redis_ok, db_ok, slack_ok_ = await asyncio.gather(
+        depths.ping(runtime.redis), store_ok(), slack_ok()
+    )
+    return {"redis": redis_ok, "postgres": db_ok, "slack": slack_ok_}
+
+
+def render_metrics(runtime: Runtime) -> str:
+    lines = [
+        "# HELP backlog_bot_queue_depth Last sampled depth of each playbook queue.",
+        "# TYPE backlog_bot_queue_depth gauge",
+    ]
+    sample = runtime.monitor.last_sample
+    if sample is not None:
+        for queue, value in sample.depths.items():
+            lines.append(f'backlog_bot_queue_depth{{queue="{queue}"}} {value}')
+    lines += [
+        "# HELP backlog_bot_rule_firing 1 while a depth rule is firing.",
+        "# TYPE backlog_bot_rule_firing gauge",
+    ]
+    firing = {state.rule.name for state in runtime.incidents.rules.firing()}
+    for state in runtime.incidents.rules.states:
+        lines.append(
+            f'backlog_bot_rule_firing{{rule="{state.rule.name}"}} '
+            f"{1 if state.rule.name in firing else 0}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+async def serve(settings: Settings) -> None:
+    """Runs the bot until cancelled: HTTP server plus the sampling loop."""
+    runtime = await build_runtime(settings)
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(
+        runtime.monitor.tick,
+        "interval",
+        seconds=settings.sample_interval_seconds,
+        max_instances=1,
+        coalesce=True,
+        id="monitor",
+    )
+    runner = web.AppRunner(web_application(runtime))
+    await runner.setup()
+    site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)  # noqa: S104 - a server
+    await site.start()
+    scheduler.start()
+    log.info(
+        "backlog bot serving", extra={"port": settings.port, "playbook": runtime.playbook.name}
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        await runner.cleanup()
+        await runtime.close()
+
+
+def playbook_file(path: Path) -> Path:
+    """The playbook to load: ``path`` if it exists, else the packaged PhishNet
+    playbook when ``path`` is the default (so an installed bot runs anywhere)."""
+    if path.exists() or path != DEFAULT_PLAYBOOK:
+        return path
+    packaged = Path(str(resources.files("bot") / "playbooks" / "queue-backlog.yml"))
+    return packaged if packaged.exists() else path

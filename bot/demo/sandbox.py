@@ -1,0 +1,229 @@
+"""The bot, whole, against loopback emulators: used by the demo and the tests.
+
+Real parts everywhere the bot is concerned: its HTTP server with Bolt and
+signature checks, the real ``slack_sdk`` client talking to the Slack API
+emulator, the real ``kubernetes`` client talking to the Kubernetes API
+emulator, real Redis and real PostgreSQL. People in the channel are played by
+:class:`~bot.emulators.slack_requests.SlackClientSimulator`, which signs its
+requests with the signing secret exactly as Slack does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import Runtime, build_runtime, web_application
+from bot.domain.models import Clock
+from bot.domain.playbook import Playbook
+from bot.emulators.kube import KubeEmulator
+from bot.emulators.slack_api import EmulatorEvent, SlackEmulator, SlackUserInfo, StoredMessage
+from bot.emulators.slack_requests import SlackClientSimulator
+from bot.settings import Settings
+
+INCIDENT_CHANNEL_ID = "C0INCIDENTS"
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    name: str
+    title: str
+
+
+# The PhishNet playbook's role members, plus someone with no approval rights.
+PEOPLE = {
+    "alice": Person("U0SREONCALL", "alice", "SRE on call"),
+    "bob": Person("U0SENIORDEVOPS", "bob", "Senior DevOps Engineer"),
+    "carol": Person("U0ENGLEAD", "carol", "Engineering Team Lead"),
+    "dave": Person("U0DEV", "dave", "Developer"),
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a person saw after a command or a click."""
+
+    http_status: int
+    text: str
+
+
+class Sandbox:
+    """Starts the emulators, the bot's runtime and its HTTP server on loopback."""
+
+    def __init__(
+        self,
+        *,
+        playbook: Playbook,
+        redis_url: str,
+        database_url: str,
+        work_dir: Path,
+        clock: Clock,
+        on_event: Callable[[EmulatorEvent], None] | None = None,
+        worker_replicas: Mapping[str, int] | None = None,
+    ) -> None:
+        self.playbook = playbook
+        self._redis_url = redis_url
+        self._database_url = database_url
+        self._work_dir = work_dir
+        self._clock = clock
+        self._on_event = on_event
+        self._replicas = dict(worker_replicas or {})
+        self.bot_token = "xoxb-" + secrets.token_hex(12)
+        self.signing_secret = secrets.token_hex(16)
+        self._tags = itertools.count(1)
+        self.slack: SlackEmulator
+        self.kube: KubeEmulator
+        self.runtime: Runtime
+        self.endpoint = ""
+        self._runner: web.AppRunner | None = None
+        self._people: SlackClientSimulator
+
+    async def start(self) -> Sandbox:
+        channel_name = self.playbook.slack.incident_channel.lstrip("#")
+        self.slack = SlackEmulator(
+            bot_token=self.bot_token,
+            users={
+                p.user_id: SlackUserInfo(name=p.name, real_name=p.name.title(), title=p.title)
+                for p in PEOPLE.values()
+            },
+            channels={INCIDENT_CHANNEL_ID: channel_name},
+            on_event=self._on_event,
+        )
+        await self.slack.start()
+        self.kube = KubeEmulator()
+        await self.kube.start()
+        for name, spec in self.playbook.deployments.items():
+            labels = dict(part.split("=", 1) for part in spec.pod_selector.split(","))
+            self.kube.add_deployment(
+                self.playbook.namespace,
+                name,
+                replicas=self._replicas.get(name, 2),
+                labels=labels,
+                pod_labels={**labels, "app": name},
+            )
+        kubeconfig = self.kube.write_kubeconfig(
+            self._work_dir / "kubeconfig", namespace=self.playbook.namespace
+        )
+        settings = Settings(
+            slack_bot_token=self.bot_token,
+            slack_signing_secret=self.signing_secret,
+            slack_api_url=self.slack.api_url,
+            redis_url=self._redis_url,
+            database_url=self._database_url,
+            kubeconfig=kubeconfig,
+            data_dir=self._work_dir,
+        )
+        self.runtime = await build_runtime(settings, clock=self._clock, playbook=self.playbook)
+        self._runner = web.AppRunner(web_application(self.runtime), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.endpoint = f"http://127.0.0.1:{port}/slack/events"
+        self._people = SlackClientSimulator(self.endpoint, self.signing_secret)
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.runtime.close()
+        await self.kube.stop()
+        await self.slack.stop()
+
+    # ---- people in the channel -----------------------------------------
+
+    async def command(self, who: str, text: str, *, within: float = 10.0) -> Answer:
+        """``/backlog <text>`` typed by ``who``; returns the bot's reply to them."""
+        person = PEOPLE[who]
+        tag = f"cmd-{next(self._tags)}"
+        url = self.slack.response_url(tag, channel=INCIDENT_CHANNEL_ID, user=person.user_id)
+        result = await self._people.slash_command(
+            text,
+            user_id=person.user_id,
+            user_name=person.name,
+            channel_id=INCIDENT_CHANNEL_ID,
+            response_url=url,
+        )
+        if result.status != 200:
+            return Answer(result.status, result.body)
+        await self.slack.wait_for(lambda: bool(self.slack.responses(tag)), within=within)
+        return Answer(result.status, self.slack.responses(tag)[-1].text)
+
+    async def click(
+        self, who: str, message: StoredMessage, action_id: str, *, within: float = 10.0
+    ) -> Answer:
+        """``who`` clicks the button ``action_id`` on ``message``; returns what they see."""
+        person = PEOPLE[who]
+        value = _button_value(message, action_id)
+        seen = len(self.slack.ephemerals(INCIDENT_CHANNEL_ID, person.user_id))
+        tag = f"click-{next(self._tags)}"
+        result = await self._people.block_action(
+            action_id,
+            value,
+            user_id=person.user_id,
+            user_name=person.name,
+            channel_id=INCIDENT_CHANNEL_ID,
+            message_ts=message.ts,
+            response_url=self.slack.response_url(tag, channel=INCIDENT_CHANNEL_ID),
+            message={
+                "type": "message",
+                "ts": message.ts,
+                "text": message.text,
+                "blocks": message.blocks or [],
+                "bot_id": message.bot_id,
+            },
+        )
+        if result.status != 200:
+            return Answer(result.status, result.body)
+        await self.slack.wait_for(
+            lambda: len(self.slack.ephemerals(INCIDENT_CHANNEL_ID, person.user_id)) > seen,
+            within=within,
+        )
+        return Answer(
+            result.status, self.slack.ephemerals(INCIDENT_CHANNEL_ID, person.user_id)[-1].text
+        )
+
+    # ---- what the channel shows ----------------------------------------
+
+    def channel_messages(self) -> list[StoredMessage]:
+        return [m for m in self.slack.messages(INCIDENT_CHANNEL_ID) if not m.is_ephemeral]
+
+    def find_message(self, action_id: str) -> StoredMessage | None:
+        """The newest channel message carrying a button ``action_id``."""
+        for message in reversed(self.channel_messages()):
+            if _has_button(message, action_id):
+                return message
+        return None
+
+
+def _buttons(message: StoredMessage) -> list[dict[str, Any]]:
+    return _buttons_in(message.blocks)
+
+
+def _buttons_in(blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    found = []
+    for block in blocks or []:
+        if block.get("type") == "actions":
+            found += [e for e in block.get("elements", []) if e.get("type") == "button"]
+    return found
+
+
+def _has_button(message: StoredMessage, action_id: str) -> bool:
+    return any(b.get("action_id") == action_id for b in _buttons(message))
+
+
+def _button_value(message: StoredMessage, action_id: str) -> str:
+    # A person may click on a version of the message their client still shows
+    # after the bot updated it (a late double click), so older versions count.
+    for version in reversed(message.versions):
+        for element in _buttons_in(version.blocks):
+            if element.get("action_id") == action_id:
+                return str(element.get("value", ""))
+    raise LookupError(f"no button {action_id} on message {message.ts}")

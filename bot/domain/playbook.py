@@ -1,0 +1,420 @@
+"""The playbook: every name and number of one worker system, as validated data.
+
+Nothing PhishNet-specific lives in code; a team with another Redis-list worker
+system writes its own playbook. A bad playbook fails at start-up with the file,
+the field and the reason (see :func:`load_playbook`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+# Kubernetes object names: RFC 1123 labels/subdomains.
+_K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_SLACK_USER = r"^[UW][A-Z0-9]{2,}$"
+_SLACK_GROUP = r"^S[A-Z0-9]{2,}$"
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"10m"``, ``"2h"``, ``"600s"``, ``600`` (seconds) or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 10m, 2h or 600s")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    raise ValueError(f"expected a duration like 10m, 2h or 600s, got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _k8s_name(value: str) -> str:
+    if not re.fullmatch(_K8S_NAME, value) or len(value) > 253:
+        raise ValueError(
+            f"{value!r} is not a Kubernetes name (lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit)"
+        )
+    return value
+
+
+K8sName = Annotated[str, AfterValidator(_k8s_name)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class SlackSettings(_Model):
+    incident_channel: str = Field(min_length=2, description="Channel id (C…) or #name")
+
+
+class Role(_Model):
+    """People who can approve or be paged: Slack user ids and user groups."""
+
+    description: str = ""
+    users: tuple[Annotated[str, Field(pattern=_SLACK_USER)], ...] = ()
+    usergroups: tuple[Annotated[str, Field(pattern=_SLACK_GROUP)], ...] = ()
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Role:
+        if not self.users and not self.usergroups:
+            raise ValueError("a role needs at least one user or usergroup")
+        return self
+
+
+class Queue(_Model):
+    name: str = Field(min_length=1, max_length=512)
+    metric: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    deployment: K8sName | None = None
+    description: str = ""
+
+
+class Deployment(_Model):
+    pod_selector: str = Field(min_length=1, description="label selector of its pods")
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(ge=1, le=1000)
+    suggested_replicas: int | None = Field(default=None, ge=1)
+    log_error_pattern: str = r"ERROR|FATAL|Exception"
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Deployment:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})"
+            )
+        suggested = self.suggested_replicas
+        if suggested is not None and not self.min_replicas <= suggested <= self.max_replicas:
+            raise ValueError(
+                f"suggested_replicas ({suggested}) is outside "
+                f"{self.min_replicas}..{self.max_replicas}"
+            )
+        return self
+
+
+class RuleKind(StrEnum):
+    DEPTH_ABOVE = "depth_above"
+    PROCESSING_STALLED = "processing_stalled"
+
+
+class AlertRule(_Model):
+    """One alert rule. ``depth_above`` rules are evaluated by the bot's own
+    monitor from Redis samples; ``processing_stalled`` needs a processed-jobs
+    counter, so it arrives from Prometheus through Alertmanager (``expr`` is the
+    PromQL the Prometheus rule uses)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    kind: RuleKind
+    queue: str
+    threshold: int = Field(default=0, ge=0)
+    for_: Duration = Field(alias="for")
+    severity: Severity
+    summary: str = ""
+    expr: str | None = None
+
+
+class StuckJobs(_Model):
+    processing_set: str = Field(min_length=1)
+    heartbeat_key: str = Field(min_length=1, description="with a {job_id} placeholder")
+    stuck_after: Duration
+    requeue_to: str
+
+    @field_validator("heartbeat_key")
+    @classmethod
+    def _placeholder(cls, value: str) -> str:
+        if value.count("{job_id}") != 1:
+            raise ValueError("must contain the placeholder {job_id} exactly once")
+        return value
+
+
+class ConfigKey(_Model):
+    min: int
+    max: int
+    suggested: int | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ConfigKey:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class WorkerConfig(_Model):
+    configmap: K8sName
+    restart_deployments: tuple[K8sName, ...] = ()
+    keys: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")], ConfigKey]
+
+
+class EmergencyDrain(_Model):
+    job_name: K8sName
+    image: str = Field(min_length=1)
+    command: tuple[str, ...] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    backoff_limit: int = Field(default=3, ge=0, le=20)
+
+
+class ActionKind(StrEnum):
+    SCALE = "scale"
+    REQUEUE = "requeue"
+    RESTART = "restart"
+    TUNE = "tune"
+    DRAIN = "drain"
+
+
+class ActionPolicy(_Model):
+    approvers: tuple[str, ...] = Field(min_length=1, description="role names")
+    approvals_required: int = Field(default=1, ge=1, le=5)
+    requester_may_approve: bool = True
+    expires_after: Duration = timedelta(minutes=30)
+
+
+class EscalationTier(_Model):
+    level: int = Field(ge=1)
+    name: str
+    page: tuple[str, ...] = Field(min_length=1, description="role names")
+    after: Duration = Field(description="since the incident opened, if nobody acknowledged")
+    duties: tuple[str, ...] = ()
+
+
+class TriggerKind(StrEnum):
+    DEPTH_ABOVE_FOR = "depth_above_for"
+    NOT_RESOLVED_AFTER_ACTION = "not_resolved_after_action"
+    SLA_DELAY = "sla_delay"
+    EXTERNAL_API_UNAVAILABLE = "external_api_unavailable"
+
+
+class EscalationTrigger(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: TriggerKind
+    description: str
+    threshold: int | None = Field(default=None, ge=0)
+    for_: Duration | None = Field(default=None, alias="for")
+    action: ActionKind | None = None
+    within: Duration | None = None
+    max_delay: Duration | None = None
+    tier: int = Field(default=1, ge=1)
+
+
+class Escalation(_Model):
+    tiers: tuple[EscalationTier, ...] = Field(min_length=1)
+    triggers: tuple[EscalationTrigger, ...] = ()
+
+    @field_validator("tiers")
+    @classmethod
+    def _ordered(cls, tiers: tuple[EscalationTier, ...]) -> tuple[EscalationTier, ...]:
+        levels = [tier.level for tier in tiers]
+        if levels != sorted(set(levels)):
+            raise ValueError(f"tier levels must be unique and ascending, got {levels}")
+        delays = [tier.after for tier in tiers]
+        if delays != sorted(delays):
+            raise ValueError("each tier's 'after' must be no earlier than the previous tier's")
+        return tiers
+
+
+ReportSection = Literal[
+    "summary", "timeline", "actions", "root_cause", "lessons_learned", "prevention"
+]
+
+
+class Report(_Model):
+    title: str = "Queue Backlog Incident Report"
+    sections: tuple[ReportSection, ...] = Field(min_length=1)
+
+
+class Playbook(_Model):
+    name: str = Field(pattern=r"^[a-z0-9][-a-z0-9_]*$")
+    description: str = ""
+    namespace: K8sName
+    severity: str = ""
+    response_time: Duration | None = None
+    resolution_time: Duration | None = None
+    slack: SlackSettings
+    roles: dict[str, Role] = Field(min_length=1)
+    queues: tuple[Queue, ...] = Field(min_length=1)
+    deployments: dict[K8sName, Deployment] = Field(min_length=1)
+    rules: tuple[AlertRule, ...] = Field(min_length=1)
+    stuck_jobs: StuckJobs
+    worker_config: WorkerConfig
+    emergency_drain: EmergencyDrain
+    actions: dict[ActionKind, ActionPolicy]
+    escalation: Escalation
+    report: Report
+
+    def queue(self, name: str) -> Queue | None:
+        return next((q for q in self.queues if q.name == name), None)
+
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        return tuple(q.name for q in self.queues)
+
+    def policy(self, kind: ActionKind) -> ActionPolicy:
+        return self.actions[kind]
+
+
+class PlaybookProblem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    reason: str
+
+
+class PlaybookError(Exception):
+    """A playbook that cannot be used, with every problem found."""
+
+    def __init__(self, path: Path | str, problems: list[PlaybookProblem]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        lines = [f"{self.path}: {p.field}: {p.reason}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part.removesuffix("_")
+    return out or "(top level)"
+
+
+def cross_check(playbook: Playbook) -> list[PlaybookProblem]:
+    """Checks references between sections that field validation cannot see."""
+    problems: list[PlaybookProblem] = []
+    queues = set(playbook.queue_names)
+    if len(queues) != len(playbook.queues):
+        problems.append(PlaybookProblem(field="queues", reason="queue names must be unique"))
+    for i, queue in enumerate(playbook.queues):
+        if queue.deployment and queue.deployment not in playbook.deployments:
+            problems.append(
+                PlaybookProblem(
+                    field=f"queues[{i}].deployment",
+                    reason=f"'{queue.deployment}' is not listed under deployments",
+                )
+            )
+    for i, rule in enumerate(playbook.rules):
+        if rule.queue not in queues:
+            problems.append(
+                PlaybookProblem(field=f"rules[{i}].queue", reason=f"unknown queue '{rule.queue}'")
+            )
+        if rule.kind is RuleKind.DEPTH_ABOVE and rule.threshold <= 0:
+            problems.append(
+                PlaybookProblem(
+                    field=f"rules[{i}].threshold", reason="a depth_above rule needs threshold > 0"
+                )
+            )
+    if playbook.stuck_jobs.requeue_to not in queues:
+        problems.append(
+            PlaybookProblem(
+                field="stuck_jobs.requeue_to",
+                reason=f"unknown queue '{playbook.stuck_jobs.requeue_to}'",
+            )
+        )
+    for j, name in enumerate(playbook.worker_config.restart_deployments):
+        if name not in playbook.deployments:
+            problems.append(
+                PlaybookProblem(
+                    field=f"worker_config.restart_deployments[{j}]",
+                    reason=f"'{name}' is not listed under deployments",
+                )
+            )
+    problems += _check_roles(playbook)
+    missing = [kind.value for kind in ActionKind if kind not in playbook.actions]
+    if missing:
+        problems.append(
+            PlaybookProblem(field="actions", reason=f"no approval policy for: {', '.join(missing)}")
+        )
+    return problems
+
+
+def _check_roles(playbook: Playbook) -> list[PlaybookProblem]:
+    problems: list[PlaybookProblem] = []
+    for kind, policy in playbook.actions.items():
+        for j, role in enumerate(policy.approvers):
+            if role not in playbook.roles:
+                problems.append(
+                    PlaybookProblem(
+                        field=f"actions.{kind.value}.approvers[{j}]",
+                        reason=f"unknown role '{role}'",
+                    )
+                )
+    for i, tier in enumerate(playbook.escalation.tiers):
+        for j, role in enumerate(tier.page):
+            if role not in playbook.roles:
+                problems.append(
+                    PlaybookProblem(
+                        field=f"escalation.tiers[{i}].page[{j}]", reason=f"unknown role '{role}'"
+                    )
+                )
+    return problems
+
+
+def parse_playbook(text: str, path: Path | str = "<playbook>") -> Playbook:
+    """Parses and validates YAML text; raises :class:`PlaybookError`."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise PlaybookError(path, [PlaybookProblem(field=where, reason=reason)]) from exc
+    if not isinstance(data, dict):
+        raise PlaybookError(
+            path, [PlaybookProblem(field="(top level)", reason="expected a mapping of sections")]
+        )
+    try:
+        playbook = Playbook.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            PlaybookProblem(
+                field=_loc_to_path(err["loc"]), reason=err["msg"].removeprefix("Value error, ")
+            )
+            for err in exc.errors()
+        ]
+        raise PlaybookError(path, problems) from exc
+    problems = cross_check(playbook)
+    if problems:
+        raise PlaybookError(path, problems)
+    return playbook
+
+
+def load_playbook(path: Path | str) -> Playbook:
+    """Reads and validates a playbook file; raises :class:`PlaybookError`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlaybookError(
+            path, [PlaybookProblem(field="(file)", reason=exc.strerror or str(exc))]
+        ) from exc
+    return parse_playbook(text, path)

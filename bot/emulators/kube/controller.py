@@ -1,0 +1,702 @@
+"""A tiny controller manager: deployments -> replicasets -> pods, jobs, HPAs.
+
+It runs synchronously (after writes when ``auto_reconcile`` is on) so that tests
+can observe the effects of what the bot does without waiting."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+from bot.emulators.kube import builders
+from bot.emulators.kube.builders import PodState
+from bot.emulators.kube.cluster import Cluster, monotonic
+from bot.emulators.kube.resources import (
+    DEPLOYMENTS,
+    EVENTS,
+    HPAS,
+    JOBS,
+    NODES,
+    PODS,
+    REPLICASETS,
+)
+from bot.emulators.kube.selectors import matches_labels, requirements_from_label_selector
+
+JSON = dict[str, Any]
+REVISION = "deployment.kubernetes.io/revision"
+HASH_LABEL = "pod-template-hash"
+
+
+def owned_by(obj: JSON, uid: str) -> bool:
+    return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
+
+
+def owner_ref(owner: JSON, kind: str, api_version: str) -> JSON:
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def is_ready(pod: JSON) -> bool:
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return bool(condition.get("status") == "True")
+    return False
+
+
+def _terminal(pod: JSON) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _revision(obj: JSON) -> int:
+    try:
+        return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0"))
+    except ValueError:
+        return 0
+
+
+def _int_or_percent(value: Any, total: int, *, round_up: bool) -> int:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.endswith("%"):
+        fraction = total * int(value[:-1]) / 100
+        return math.ceil(fraction) if round_up else math.floor(fraction)
+    return 0
+
+
+class Controller:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self._running = False
+
+    # --- entry point ---------------------------------------------------------
+
+    def reconcile(self) -> None:
+        cluster = self.cluster
+        with cluster.lock:
+            if self._running:
+                return
+            self._running = True
+            try:
+                for _ in range(5):  # a few passes settle HPA-driven scaling
+                    start = cluster.resource_version
+                    self._pass()
+                    if cluster.resource_version == start:
+                        break
+            finally:
+                self._running = False
+
+    def _pass(self) -> None:
+        cluster = self.cluster
+        self._garbage_collect()
+        for deployment in cluster.items(DEPLOYMENTS):
+            self.reconcile_deployment(deployment)
+        for rs in cluster.items(REPLICASETS):
+            if not rs["metadata"].get("ownerReferences"):
+                self._reconcile_replicaset(rs, None)
+        for job in cluster.items(JOBS):
+            self.reconcile_job(job)
+        for hpa in cluster.items(HPAS):
+            self._reconcile_hpa(hpa)
+        for pod in cluster.items(PODS):
+            if "status" not in pod:
+                self._give_status(pod)
+
+    def _garbage_collect(self) -> None:
+        """Delete dependents whose owner is gone (background cascading deletion)."""
+        cluster = self.cluster
+        owners = {
+            obj["metadata"]["uid"]
+            for rtype in (DEPLOYMENTS, REPLICASETS, JOBS)
+            for obj in cluster.items(rtype)
+        }
+        for rtype in (REPLICASETS, PODS):
+            for obj in cluster.items(rtype):
+                refs = obj["metadata"].get("ownerReferences") or []
+                if refs and not any(ref.get("uid") in owners for ref in refs):
+                    cluster.remove(rtype, obj["metadata"]["namespace"], obj["metadata"]["name"])
+
+    # --- pods ------------------------------------------------------------------
+
+    def _pick_node(self) -> tuple[str, str]:
+        cluster = self.cluster
+        nodes = [
+            n
+            for n in cluster.items(NODES)
+            if not (n.get("spec") or {}).get("unschedulable")
+            and any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (n.get("status") or {}).get("conditions") or []
+            )
+        ]
+        if not nodes:
+            return "emulator-node", "10.0.0.10"
+        counts = {n["metadata"]["name"]: 0 for n in nodes}
+        for pod in cluster.items(PODS):
+            node_name = (pod.get("spec") or {}).get("nodeName")
+            if node_name in counts:
+                counts[node_name] += 1
+        chosen = min(nodes, key=lambda n: (counts[n["metadata"]["name"]], n["metadata"]["name"]))
+        address = next(
+            (
+                a["address"]
+                for a in chosen["status"].get("addresses", [])
+                if a.get("type") == "InternalIP"
+            ),
+            "10.0.0.10",
+        )
+        return chosen["metadata"]["name"], address
+
+    def set_pod_state(self, pod: JSON, state: PodState) -> None:
+        """Give a pod (stored or about to be) a status from ``state``."""
+        spec = pod.setdefault("spec", {})
+        if not state.pending_reason and not spec.get("nodeName"):
+            spec["nodeName"], host_ip = self._pick_node()
+        else:
+            host_ip = self._host_ip(spec.get("nodeName"))
+        pod_ip = (pod.get("status") or {}).get("podIP") or self.cluster.next_ip()
+        builders.apply_pod_state(pod, state, now=self.cluster.now(), host_ip=host_ip, pod_ip=pod_ip)
+
+    def _host_ip(self, node_name: str | None) -> str:
+        node = self.cluster.raw(NODES, None, node_name) if node_name else None
+        if node is not None:
+            for address in node["status"].get("addresses", []):
+                if address.get("type") == "InternalIP":
+                    return str(address["address"])
+        return "10.0.0.10"
+
+    def _give_status(self, pod: JSON) -> None:
+        pod = copy.deepcopy(pod)
+        self.set_pod_state(pod, PodState())
+        self.cluster.store(PODS, pod)
+
+    def create_pod(
+        self,
+        owner: JSON,
+        owner_kind: str,
+        template: JSON,
+        name: str,
+        state: PodState,
+        *,
+        generate_name: str,
+    ) -> JSON:
+        meta = template.get("metadata") or {}
+        pod: JSON = {
+            "metadata": {
+                "name": name,
+                "generateName": generate_name,
+                "namespace": owner["metadata"]["namespace"],
+                "labels": dict(meta.get("labels") or {}),
+                "ownerReferences": [
+                    owner_ref(
+                        owner, owner_kind, "apps/v1" if owner_kind == "ReplicaSet" else "batch/v1"
+                    )
+                ],
+            },
+            "spec": copy.deepcopy(template.get("spec") or {}),
+        }
+        if meta.get("annotations"):
+            pod["metadata"]["annotations"] = dict(meta["annotations"])
+        pod["spec"].setdefault("serviceAccountName", "default")
+        stored = self.cluster.insert(PODS, pod)
+        self.set_pod_state(stored, state)
+        return self.cluster.store(PODS, stored)
+
+    # --- deployments -----------------------------------------------------------
+
+    def reconcile_deployment(self, deployment: JSON) -> None:
+        cluster = self.cluster
+        meta = deployment["metadata"]
+        namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        spec = deployment.get("spec") or {}
+        replicas = int(spec.get("replicas", 1))
+        template = spec.get("template") or {}
+        pod_hash = builders.template_hash(template)
+        owned = [rs for rs in cluster.items(REPLICASETS, namespace) if owned_by(rs, uid)]
+        new_rs = next(
+            (rs for rs in owned if rs["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash),
+            None,
+        )
+        key = (namespace, name)
+        max_revision = max((_revision(rs) for rs in owned), default=0)
+        if new_rs is None:
+            if key in cluster.side.stall_pending and owned:
+                cluster.side.stalled[key] = (pod_hash, cluster.side.stall_pending.pop(key))
+            new_rs = self._create_replicaset(deployment, template, pod_hash, max_revision + 1)
+            owned.append(new_rs)
+        elif _revision(new_rs) < max_revision:  # a rollback to an older template
+            new_rs = copy.deepcopy(new_rs)
+            new_rs["metadata"]["annotations"][REVISION] = str(max_revision + 1)
+            cluster.store(REPLICASETS, new_rs)
+        stalled = cluster.side.stalled.get(key)
+        stall_reason = stalled[1] if stalled and stalled[0] == pod_hash else None
+        if stalled and stall_reason is None:
+            del cluster.side.stalled[key]
+        if not spec.get("paused"):
+            self._scale_replicasets(deployment, new_rs, owned, replicas, stall_reason is not None)
+        for rs in cluster.items(REPLICASETS, namespace):
+            if owned_by(rs, uid):
+                is_new = rs["metadata"]["name"] == new_rs["metadata"]["name"]
+                self._reconcile_replicaset(rs, stall_reason if is_new else None)
+        self._deployment_status(deployment, new_rs["metadata"]["name"], stall_reason)
+
+    def _create_replicaset(
+        self, deployment: JSON, template: JSON, pod_hash: str, revision: int
+    ) -> JSON:
+        meta = deployment["metadata"]
+        rs_template = copy.deepcopy(template)
+        labels = {**(rs_template.get("metadata", {}).get("labels") or {}), HASH_LABEL: pod_hash}
+        rs_template.setdefault("metadata", {})["labels"] = labels
+        selector = copy.deepcopy(deployment["spec"].get("selector") or {})
+        selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
+        replicas = int(deployment["spec"].get("replicas", 1))
+        rs: JSON = {
+            "metadata": {
+                "name": f"{meta['name']}-{pod_hash}",
+                "namespace": meta["namespace"],
+                "labels": dict(labels),
+                "annotations": {
+                    REVISION: str(revision),
+                    "deployment.kubernetes.io/desired-replicas": str(replicas),
+                    "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+                },
+                "ownerReferences": [owner_ref(deployment, "Deployment", "apps/v1")],
+            },
+            "spec": {"replicas": 0, "selector": selector, "template": rs_template},
+            "status": {"replicas": 0},
+        }
+        created = self.cluster.insert(REPLICASETS, rs)
+        stored = self.cluster.raw(DEPLOYMENTS, meta["namespace"], meta["name"])
+        if stored is not None:
+            annotated = copy.deepcopy(stored)
+            annotated["metadata"].setdefault("annotations", {})[REVISION] = str(revision)
+            self.cluster.store(DEPLOYMENTS, annotated)
+        return created
+
+    def _scale_replicasets(
+        self, deployment: JSON, new_rs: JSON, owned: list[JSON], replicas: int, stalled: bool
+    ) -> None:
+        new_name = new_rs["metadata"]["name"]
+        targets: dict[str, int] = {rs["metadata"]["name"]: 0 for rs in owned}
+        if stalled:
+            surge = max(1, math.ceil(replicas * 0.25)) if replicas else 0
+            targets[new_name] = min(replicas, surge)
+            olds = sorted(
+                (rs for rs in owned if rs["metadata"]["name"] != new_name),
+                key=_revision,
+                reverse=True,
+            )
+            if olds:
+                targets[olds[0]["metadata"]["name"]] = replicas
+        else:
+            targets[new_name] = replicas
+        namespace = deployment["metadata"]["namespace"]
+        for rs_name, want in targets.items():
+            rs = self.cluster.raw(REPLICASETS, namespace, rs_name)
+            if rs is None:
+                continue
+            have = int(rs["spec"].get("replicas", 0))
+            if have == want:
+                continue
+            updated = copy.deepcopy(rs)
+            updated["spec"]["replicas"] = want
+            if want:
+                updated["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = (
+                    str(replicas)
+                )
+            updated["metadata"]["generation"] = int(rs["metadata"].get("generation", 1)) + 1
+            self.cluster.store(REPLICASETS, updated)
+            direction = "up" if want > have else "down"
+            self.emit(
+                deployment,
+                "ScalingReplicaSet",
+                f"Scaled {direction} replica set {rs_name} from {have} to {want}",
+                component="deployment-controller",
+            )
+
+    def _reconcile_replicaset(self, rs: JSON, stall_reason: str | None) -> None:
+        cluster = self.cluster
+        meta = rs["metadata"]
+        namespace, uid = meta["namespace"], meta["uid"]
+        want = int(rs["spec"].get("replicas", 1))
+        pods = [p for p in cluster.items(PODS, namespace) if owned_by(p, uid) and not _terminal(p)]
+        if stall_reason is None:
+            state = PodState()
+        elif stall_reason in builders.PENDING_WAIT_REASONS:
+            state = PodState(waiting_reason=stall_reason)
+        else:
+            state = PodState(
+                waiting_reason=stall_reason, restart_count=5, terminated_reason="Error"
+            )
+        while len(pods) < want:
+            name = f"{meta['name']}-{cluster.random_suffix()}"
+            if cluster.raw(PODS, namespace, name) is not None:
+                continue
+            pods.append(
+                self.create_pod(
+                    rs,
+                    "ReplicaSet",
+                    rs["spec"].get("template") or {},
+                    name,
+                    state,
+                    generate_name=f"{meta['name']}-",
+                )
+            )
+        if len(pods) > want:
+            pinned = cluster.side.pinned_pods
+
+            def deletion_order(pod: JSON) -> tuple[bool, bool, str]:
+                pod_key = (namespace, pod["metadata"]["name"])
+                return (
+                    pod_key in pinned,
+                    is_ready(pod),
+                    _invert(pod["metadata"].get("creationTimestamp", "")),
+                )
+
+            for pod in sorted(pods, key=deletion_order)[: len(pods) - want]:
+                cluster.remove(PODS, namespace, pod["metadata"]["name"])
+                pods.remove(pod)
+        ready = sum(1 for p in pods if is_ready(p))
+        selector = requirements_from_label_selector(rs["spec"].get("selector"))
+        status: JSON = {"replicas": len(pods)}
+        labeled = sum(1 for p in pods if matches_labels(selector, p["metadata"].get("labels")))
+        if labeled:
+            status["fullyLabeledReplicas"] = labeled
+        if ready:
+            status["readyReplicas"] = ready
+            status["availableReplicas"] = ready
+        status["observedGeneration"] = int(meta.get("generation", 1))
+        current = cluster.raw(REPLICASETS, namespace, meta["name"])
+        if current is not None and current.get("status") != status:
+            updated = copy.deepcopy(current)
+            updated["status"] = status
+            cluster.store(REPLICASETS, updated)
+
+    def _deployment_status(
+        self, deployment: JSON, new_rs_name: str, stall_reason: str | None
+    ) -> None:
+        cluster = self.cluster
+        meta = deployment["metadata"]
+        namespace = meta["namespace"]
+        stored = cluster.raw(DEPLOYMENTS, namespace, meta["name"])
+        if stored is None:
+            return
+        replicas = int(stored["spec"].get("replicas", 1))
+        pods: list[JSON] = []
+        updated_pods = 0
+        for rs in cluster.items(REPLICASETS, namespace):
+            if not owned_by(rs, meta["uid"]):
+                continue
+            rs_pods = [
+                p
+                for p in cluster.items(PODS, namespace)
+                if owned_by(p, rs["metadata"]["uid"]) and not _terminal(p)
+            ]
+            pods.extend(rs_pods)
+            if rs["metadata"]["name"] == new_rs_name:
+                updated_pods = len(rs_pods)
+        ready = sum(1 for p in pods if is_ready(p))
+        strategy = (stored["spec"].get("strategy") or {}).get("rollingUpdate") or {}
+        max_unavailable = _int_or_percent(
+            strategy.get("maxUnavailable", "25%"), replicas, round_up=False
+        )
+        status: JSON = {"observedGeneration": int(stored["metadata"].get("generation", 1))}
+        for field, value in (
+            ("replicas", len(pods)),
+            ("updatedReplicas", updated_pods),
+            ("readyReplicas", ready),
+            ("availableReplicas", ready),
+            ("unavailableReplicas", max(0, max(len(pods), replicas) - ready)),
+        ):
+            if value:
+                status[field] = value
+        available = ready >= replicas - max_unavailable
+        if stall_reason is not None:
+            progressing = (
+                "False",
+                "ProgressDeadlineExceeded",
+                f'ReplicaSet "{new_rs_name}" has timed out progressing.',
+            )
+        elif updated_pods == replicas == ready and len(pods) == replicas:
+            progressing = (
+                "True",
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{new_rs_name}" has successfully progressed.',
+            )
+        else:
+            progressing = (
+                "True",
+                "ReplicaSetUpdated",
+                f'ReplicaSet "{new_rs_name}" is progressing.',
+            )
+        old_conditions = {c["type"]: c for c in (stored.get("status") or {}).get("conditions", [])}
+        status["conditions"] = [
+            self._condition(
+                old_conditions.get("Available"),
+                "Available",
+                "True" if available else "False",
+                "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                "Deployment has minimum availability."
+                if available
+                else "Deployment does not have minimum availability.",
+            ),
+            self._condition(old_conditions.get("Progressing"), "Progressing", *progressing),
+        ]
+        if stored.get("status") != status:
+            updated = copy.deepcopy(stored)
+            updated["status"] = status
+            cluster.store(DEPLOYMENTS, updated)
+
+    def _condition(
+        self, old: JSON | None, kind: str, status: str, reason: str, message: str
+    ) -> JSON:
+        now = self.cluster.now()
+        if old and (old.get("status"), old.get("reason"), old.get("message")) == (
+            status,
+            reason,
+            message,
+        ):
+            return old
+        transition = old["lastTransitionTime"] if old and old.get("status") == status else now
+        return {
+            "type": kind,
+            "status": status,
+            "lastUpdateTime": now,
+            "lastTransitionTime": transition,
+            "reason": reason,
+            "message": message,
+        }
+
+    # --- jobs --------------------------------------------------------------------
+
+    def reconcile_job(self, job: JSON) -> None:
+        cluster = self.cluster
+        meta = job["metadata"]
+        status = job.get("status") or {}
+        if (job.get("spec") or {}).get("suspend") or _job_finished(job):
+            return
+        if not status.get("startTime"):
+            self.start_job(job)
+            return
+        duration = cluster.side.job_duration
+        started = cluster.side.job_started.get(meta["uid"])
+        if duration is not None and started is not None and monotonic() - started >= duration:
+            self.finish_job(job, succeeded=not cluster.side.fail_jobs)
+
+    def start_job(self, job: JSON) -> JSON:
+        cluster = self.cluster
+        meta = job["metadata"]
+        template = (job.get("spec") or {}).get("template") or {}
+        name = f"{meta['name']}-{cluster.random_suffix()}"
+        self.create_pod(job, "Job", template, name, PodState(), generate_name=f"{meta['name']}-")
+        updated = copy.deepcopy(job)
+        updated["status"] = {
+            "startTime": cluster.now(),
+            "active": 1,
+            "ready": 1,
+            "terminating": 0,
+            "uncountedTerminatedPods": {},
+        }
+        cluster.side.job_started[meta["uid"]] = monotonic()
+        return cluster.store(JOBS, updated)
+
+    def finish_job(self, job: JSON, *, succeeded: bool) -> JSON:
+        cluster = self.cluster
+        meta = job["metadata"]
+        if not (job.get("status") or {}).get("startTime"):
+            job = self.start_job(job)
+        now = cluster.now()
+        for pod in cluster.items(PODS, meta["namespace"]):
+            if owned_by(pod, meta["uid"]) and not _terminal(pod):
+                done = copy.deepcopy(pod)
+                phase = "Succeeded" if succeeded else "Failed"
+                self.set_pod_state(
+                    done,
+                    PodState(
+                        phase=phase,
+                        ready=False,
+                        terminated_reason="Completed" if succeeded else "Error",
+                    ),
+                )
+                cluster.store(PODS, done)
+        status: JSON = {
+            "startTime": job["status"]["startTime"],
+            "ready": 0,
+            "terminating": 0,
+            "uncountedTerminatedPods": {},
+        }
+        if succeeded:
+            status["succeeded"] = int((job.get("spec") or {}).get("completions", 1) or 1)
+            status["completionTime"] = now
+            status["conditions"] = [
+                {
+                    "type": "SuccessCriteriaMet",
+                    "status": "True",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                    "reason": "CompletionsReached",
+                    "message": "Reached expected number of succeeded pods",
+                },
+                {
+                    "type": "Complete",
+                    "status": "True",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                    "reason": "CompletionsReached",
+                    "message": "Reached expected number of succeeded pods",
+                },
+            ]
+        else:
+            status["failed"] = int((job.get("spec") or {}).get("backoffLimit", 6)) + 1
+            status["conditions"] = [
+                {
+                    "type": "FailureTarget",
+                    "status": "True",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                },
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                },
+            ]
+        updated = copy.deepcopy(cluster.raw(JOBS, meta["namespace"], meta["name"]) or job)
+        updated["status"] = status
+        self.emit(
+            updated,
+            "Completed" if succeeded else "BackoffLimitExceeded",
+            "Job completed" if succeeded else "Job has reached the specified backoff limit",
+            component="job-controller",
+            warning=not succeeded,
+        )
+        return cluster.store(JOBS, updated)
+
+    # --- HPAs ---------------------------------------------------------------------
+
+    def _reconcile_hpa(self, hpa: JSON) -> None:
+        cluster = self.cluster
+        meta = hpa["metadata"]
+        namespace = meta["namespace"]
+        spec = hpa.get("spec") or {}
+        status = copy.deepcopy(hpa.get("status") or {})
+        minimum = int(spec.get("minReplicas", 1))
+        maximum = int(spec.get("maxReplicas", minimum))
+        target_ref = spec.get("scaleTargetRef") or {}
+        target = (
+            cluster.raw(DEPLOYMENTS, namespace, str(target_ref.get("name", "")))
+            if target_ref.get("kind") == "Deployment"
+            else None
+        )
+        key = (namespace, meta["name"])
+        if target is not None:
+            status["currentReplicas"] = int((target.get("status") or {}).get("replicas", 0))
+        current = int(status.get("currentReplicas", 0))
+        wanted = cluster.side.hpa_wanted.get(key, int(status.get("desiredReplicas", current)))
+        desired = min(max(wanted, minimum), maximum)
+        status["desiredReplicas"] = desired
+        if target is not None and cluster.side.enforce_hpa:
+            target_replicas = int(target["spec"].get("replicas", 1))
+            if target_replicas != desired:
+                scaled = copy.deepcopy(target)
+                scaled["spec"]["replicas"] = desired
+                scaled["metadata"]["generation"] = int(target["metadata"].get("generation", 1)) + 1
+                cluster.store(DEPLOYMENTS, scaled)
+                status["lastScaleTime"] = cluster.now()
+                self.emit(
+                    hpa,
+                    "SuccessfulRescale",
+                    f"New size: {desired}; reason: All metrics below target"
+                    if desired < target_replicas
+                    else f"New size: {desired}; reason: cpu resource utilization (percentage "
+                    "of request) above target",
+                    component="horizontal-pod-autoscaler",
+                )
+        if wanted > maximum:
+            limited = (
+                "True",
+                "TooManyReplicas",
+                "the desired replica count is more than the maximum replica count",
+            )
+        elif wanted < minimum:
+            limited = (
+                "True",
+                "TooFewReplicas",
+                "the desired replica count is less than the minimum replica count",
+            )
+        else:
+            limited = (
+                "False",
+                "DesiredWithinRange",
+                "the desired count is within the acceptable range",
+            )
+        conditions = [
+            c for c in status.get("conditions") or [] if c.get("type") != "ScalingLimited"
+        ]
+        old = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "ScalingLimited"), None
+        )
+        if old and (old.get("status"), old.get("reason")) == limited[:2]:
+            conditions.append(old)
+        else:
+            conditions.append(
+                {
+                    "type": "ScalingLimited",
+                    "status": limited[0],
+                    "lastTransitionTime": cluster.now(),
+                    "reason": limited[1],
+                    "message": limited[2],
+                }
+            )
+        status["conditions"] = conditions
+        if status != hpa.get("status"):
+            updated = copy.deepcopy(hpa)
+            updated["status"] = status
+            cluster.store(HPAS, updated)
+
+    # --- events ---------------------------------------------------------------------
+
+    def emit(
+        self, involved: JSON, reason: str, message: str, *, component: str, warning: bool = False
+    ) -> JSON:
+        cluster = self.cluster
+        namespace = involved["metadata"].get("namespace") or "default"
+        cluster.ensure_namespace(namespace)
+        involved_with_kind = dict(involved)
+        obj = builders.event(
+            namespace,
+            involved=involved_with_kind,
+            reason=reason,
+            message=message,
+            event_type="Warning" if warning else "Normal",
+            component=component,
+            count=1,
+            now=cluster.now(),
+            suffix=builders.stable_hex(
+                str(cluster.resource_version), cluster.random_suffix(), length=16
+            ),
+        )
+        return cluster.insert(EVENTS, obj)
+
+
+def _job_finished(job: JSON) -> bool:
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in (job.get("status") or {}).get("conditions") or []
+    )
+
+
+def _invert(timestamp: str) -> str:
+    """Sort key that puts newer timestamps first."""
+    return "".join(chr(0x10FFFF - ord(ch)) if ch.isdigit() else ch for ch in timestamp)

@@ -1,0 +1,142 @@
+"""``/backlog`` sub-commands: parse, route to a service, say what happened.
+
+Every path returns a :class:`Reply`; domain refusals become ephemeral replies
+that say what was wrong, and nothing is executed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from bot.adapters.kube import KubeClient, KubeError
+from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
+from bot.domain import commands as cmd
+from bot.domain.actions import ActionRefused
+from bot.domain.models import Clock, DeploymentStatus, EventKind
+from bot.domain.playbook import Playbook
+from bot.domain.report import classify_note, format_duration
+from bot.services.actions import ActionService
+from bot.services.incidents import IncidentService, NoOpenIncident
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    ephemeral: bool = True
+
+
+@dataclass(frozen=True)
+class Invocation:
+    text: str
+    user: str
+    channel: str
+
+
+class CommandRouter:
+    def __init__(
+        self,
+        *,
+        playbook: Playbook,
+        redis: aioredis.Redis,
+        kube: KubeClient,
+        incidents: IncidentService,
+        actions: ActionService,
+        clock: Clock,
+    ) -> None:
+        self._playbook = playbook
+        self._redis = redis
+        self._kube = kube
+        self._incidents = incidents
+        self._actions = actions
+        self._clock = clock
+
+    async def handle(self, call: Invocation) -> Reply:
+        try:
+            command = cmd.parse(call.text)
+        except cmd.CommandError as exc:
+            return Reply(f":warning: {exc}\n\n{cmd.USAGE}")
+        try:
+            return await self._dispatch(command, call)
+        except (ActionRefused, NoOpenIncident, LookupError) as exc:
+            return Reply(f":no_entry: {exc}")
+        except QueuesUnavailable as exc:
+            return Reply(f":warning: {exc}. Nothing was changed.")
+        except KubeError as exc:
+            return Reply(f":warning: {exc}. Nothing was changed.")
+
+    async def _dispatch(self, command: cmd.Command, call: Invocation) -> Reply:
+        match command:
+            case cmd.Help():
+                return Reply(cmd.USAGE)
+            case cmd.Status():
+                return Reply(await self._status())
+            case cmd.Scale():
+                request = await self._actions.request_scale(call.user, command, call.channel)
+                return Reply(f"Approval requested: {request.summary}.")
+            case cmd.Ack():
+                incident = await self._incidents.acknowledge(call.user)
+                return Reply(f"Incident #{incident.id} acknowledged.", ephemeral=False)
+            case cmd.Note(text=text):
+                kind, note = classify_note(text)
+                incident = await self._incidents.add_note(call.user, note, kind)
+                return Reply(f"Noted on incident #{incident.id}.")
+            case cmd.RootCause(text=text):
+                incident = await self._incidents.add_note(call.user, text, EventKind.ROOT_CAUSE)
+                return Reply(f"Root cause recorded on incident #{incident.id}.")
+            case cmd.Resolve():
+                resolution = await self._incidents.resolve(call.user)
+                return Reply(f"Incident #{resolution.incident.id} resolved; report posted.")
+            case cmd.ShowReport():
+                return Reply(await self._incidents.report())
+        return Reply(
+            f":construction: `{call.text.split()[0]}` is not available in this version of "
+            "Backlog Bot yet."
+        )
+
+    async def _status(self) -> str:
+        depths = await queue_depths(self._redis, self._playbook.queue_names)
+        statuses = await asyncio.gather(
+            *(
+                self._kube.deployment_status(self._playbook.namespace, name)
+                for name in self._playbook.deployments
+            ),
+            return_exceptions=True,
+        )
+        lines = ["*Queue depths*"]
+        thresholds = {r.queue: r.threshold for r in self._playbook.rules if r.threshold}
+        for queue, depth in depths.items():
+            limit = thresholds.get(queue)
+            flag = " :rotating_light:" if limit and depth > limit else ""
+            bound = f" (alert above {limit:,})" if limit else ""
+            lines.append(f"• `{queue}`: {depth:,}{bound}{flag}")
+        lines.append("*Workers*")
+        for name, status in zip(self._playbook.deployments, statuses, strict=True):
+            lines.append(_deployment_line(name, status))
+        lines.append(await self._incident_line())
+        return "\n".join(lines)
+
+    async def _incident_line(self) -> str:
+        try:
+            incident = await self._incidents.current()
+        except NoOpenIncident:
+            return "*Incident*: none open"
+        age = format_duration(self._clock() - incident.detected_at)
+        return (
+            f"*Incident* #{incident.id} ({incident.state.value}, {age} old): {incident.title}; "
+            f"peak {incident.peak_depth:,} in `{incident.peak_queue}`"
+        )
+
+
+def _deployment_line(name: str, status: DeploymentStatus | BaseException) -> str:
+    if isinstance(status, KubeError):
+        return f"• `{name}`: unknown ({status})"
+    if isinstance(status, BaseException):
+        log.warning("deployment status failed", extra={"deployment": name, "error": repr(status)})
+        return f"• `{name}`: unknown ({type(status).__name__})"
+    return f"• `{name}`: {status.ready}/{status.desired} ready"

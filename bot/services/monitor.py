@@ -1,0 +1,70 @@
+"""The sampling loop body: read every queue's depth, feed the incident service.
+
+A Redis outage is reported in the incident channel once when it starts and
+once when it ends, never on every failed sample.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as aioredis
+
+from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
+from bot.domain.models import Clock, QueueSample
+from bot.domain.playbook import Playbook
+from bot.services.incidents import IncidentService
+from bot.services.ports import Notifier
+
+log = logging.getLogger(__name__)
+
+
+class Monitor:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        incidents: IncidentService,
+        notifier: Notifier,
+        playbook: Playbook,
+        clock: Clock,
+    ) -> None:
+        self._redis = redis
+        self._incidents = incidents
+        self._notifier = notifier
+        self._playbook = playbook
+        self._clock = clock
+        self._outage_since: str | None = None
+        self.last_sample: QueueSample | None = None
+
+    async def tick(self) -> QueueSample | None:
+        try:
+            depths = await queue_depths(self._redis, self._playbook.queue_names)
+        except QueuesUnavailable as exc:
+            await self._outage(str(exc))
+            return None
+        if self._outage_since is not None:
+            await self._recovered()
+        sample = QueueSample(at=self._clock(), depths=depths)
+        self.last_sample = sample
+        await self._incidents.observe(sample)
+        return sample
+
+    async def _outage(self, reason: str) -> None:
+        if self._outage_since is not None:
+            return
+        self._outage_since = self._clock().strftime("%H:%M:%S UTC")
+        log.warning("redis unavailable", extra={"reason": reason})
+        await self._notifier.post(
+            self._playbook.slack.incident_channel,
+            f":warning: Backlog Bot cannot read the queue depths ({reason}). "
+            "Alerts are paused until Redis answers again.",
+        )
+
+    async def _recovered(self) -> None:
+        since, self._outage_since = self._outage_since, None
+        log.info("redis reachable again")
+        await self._notifier.post(
+            self._playbook.slack.incident_channel,
+            f":white_check_mark: Redis answers again (unreachable since {since}); "
+            "queue monitoring has resumed.",
+        )

@@ -1,0 +1,45 @@
+"""The monitor against real Redis: one round trip, outages reported once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.adapters.queues.depths import connect, queue_depths
+from bot.demo.sandbox import INCIDENT_CHANNEL_ID
+from bot.adapters.slack.notifier import SlackNotifier
+from bot.services.monitor import Monitor
+from tests.integration.tcp_gate import TcpGate
+
+
+async def test_depths_of_every_queue(redis_client, playbook):
+    await redis_client.lpush("email_processing_queue", *range(7))
+    await redis_client.lpush("analysis_queue", *range(3))
+    depths = await queue_depths(redis_client, playbook.queue_names)
+    assert depths == {"email_processing_queue": 7, "analysis_queue": 3, "notification_queue": 0}
+
+
+async def test_redis_outage_is_reported_once_and_recovery_once(
+    sandbox, clock, playbook, redis_url
+):
+    gate = await TcpGate(redis_url).start()
+    client = connect(gate.url(), timeout_seconds=0.5)
+    runtime = sandbox.runtime
+    notifier = SlackNotifier(runtime.slack)
+    monitor = Monitor(client, runtime.incidents, notifier, playbook, clock)
+    try:
+        assert await monitor.tick() is not None
+        gate.cut()
+        for _ in range(3):
+            assert await monitor.tick() is None
+            clock.advance(timedelta(seconds=15))
+        posts = [m.text for m in sandbox.slack.messages(INCIDENT_CHANNEL_ID)]
+        assert len([p for p in posts if "cannot read the queue depths" in p]) == 1
+        assert "redis://" not in " ".join(posts)
+        gate.restore()
+        assert await monitor.tick() is not None
+        assert await monitor.tick() is not None
+        posts = [m.text for m in sandbox.slack.messages(INCIDENT_CHANNEL_ID)]
+        assert len([p for p in posts if "monitoring has resumed" in p]) == 1
+    finally:
+        await client.aclose()
+        await gate.stop()

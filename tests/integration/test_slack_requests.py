@@ -1,0 +1,105 @@
+"""What Slack sends, and what the bot does with it: signatures, bad input, retries."""
+
+from __future__ import annotations
+
+from bot.adapters.slack.ids import ActionId
+from bot.demo.sandbox import INCIDENT_CHANNEL_ID, PEOPLE, Sandbox
+from bot.emulators.slack_requests import SlackClientSimulator
+
+
+def _people(sandbox: Sandbox, secret: str | None = None) -> SlackClientSimulator:
+    return SlackClientSimulator(sandbox.endpoint, secret or sandbox.signing_secret)
+
+
+async def _scale(sandbox: Sandbox, **delivery) -> int:
+    alice = PEOPLE["alice"]
+    result = await _people(sandbox).slash_command(
+        "scale phishnet-worker-email 6",
+        user_id=alice.user_id,
+        user_name=alice.name,
+        channel_id=INCIDENT_CHANNEL_ID,
+        response_url=sandbox.slack.response_url("x", channel=INCIDENT_CHANNEL_ID),
+        **delivery,
+    )
+    return result.status
+
+
+async def test_unsigned_or_stale_requests_are_refused_and_do_nothing(sandbox):
+    assert await _scale(sandbox, bad_signature=True) == 401
+    assert await _scale(sandbox, stale_timestamp=True) == 401
+    assert sandbox.slack.calls_to("chat.postMessage") == []
+    assert sandbox.slack.responses() == []
+    assert await sandbox.runtime.store.audit_entries() == []
+
+
+async def test_slack_redelivery_is_acknowledged_without_acting_twice(sandbox):
+    assert await _scale(sandbox, retry_num=1, retry_reason="http_timeout") == 200
+    assert sandbox.slack.calls_to("chat.postMessage") == []
+    assert await sandbox.runtime.store.audit_entries() == []
+
+
+async def test_malformed_command_gets_usage_and_nothing_runs(sandbox):
+    answer = await sandbox.command("alice", "scale phishnet-worker-email lots")
+    assert "Replicas must be a whole number, got `lots`" in answer.text
+    assert "*Usage:*" in answer.text
+    assert sandbox.slack.responses()[-1].response_type == "ephemeral"
+    assert sandbox.find_message(ActionId.APPROVE.value) is None
+
+
+async def test_denied_request_never_runs(sandbox):
+    await sandbox.command("alice", "scale phishnet-worker-email 8")
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    assert (await sandbox.click("dave", approval, ActionId.DENY.value)).text.startswith(
+        "Only an approver"
+    )
+    assert (await sandbox.click("carol", approval, ActionId.DENY.value)).text == "Denied."
+    late = await sandbox.click("bob", approval, ActionId.APPROVE.value)
+    assert "already denied" in late.text
+    status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
+    assert status.desired == 2
+    assert "Denied by <@U0ENGLEAD>" in sandbox.slack.message(approval.channel, approval.ts).rendered
+
+
+async def test_forged_button_value_is_harmless(sandbox):
+    await sandbox.command("alice", "scale phishnet-worker-email 8")
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    bob = PEOPLE["bob"]
+    result = await _people(sandbox).block_action(
+        ActionId.APPROVE.value,
+        "not-a-uuid; DROP TABLE incidents",
+        user_id=bob.user_id,
+        user_name=bob.name,
+        channel_id=INCIDENT_CHANNEL_ID,
+        message_ts=approval.ts,
+        response_url=sandbox.slack.response_url("forged"),
+    )
+    assert result.status == 200
+    await sandbox.slack.wait_for(lambda: bool(sandbox.slack.ephemerals(INCIDENT_CHANNEL_ID, bob.user_id)))
+    assert "malformed" in sandbox.slack.ephemerals(INCIDENT_CHANNEL_ID, bob.user_id)[-1].text
+    status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
+    assert status.desired == 2
+
+
+async def test_slack_rate_limit_is_waited_out(sandbox):
+    sandbox.slack.rate_limit_next("chat.postMessage", retry_after=1)
+    answer = await sandbox.command("alice", "scale phishnet-worker-email 8")
+    assert "Approval requested" in answer.text
+    posts = sandbox.slack.calls_to("chat.postMessage")
+    assert [c.status for c in posts] == [429, 200]
+    assert sandbox.find_message(ActionId.APPROVE.value) is not None
+
+
+async def test_healthz_and_readyz(sandbox):
+    import aiohttp
+
+    base = sandbox.endpoint.removesuffix("/slack/events")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/healthz") as resp:
+            assert resp.status == 200
+        async with http.get(f"{base}/readyz") as resp:
+            assert resp.status == 200
+            assert (await resp.json())["checks"] == {"redis": True, "postgres": True, "slack": True}
+        sandbox.slack.fail_next("auth.test", "invalid_auth")
+        async with http.get(f"{base}/readyz") as resp:
+            assert resp.status == 503
+            assert (await resp.json())["checks"]["slack"] is False
