@@ -105,9 +105,10 @@ async def build_runtime(
     notifier = SlackNotifier(slack)
     directory = SlackDirectory(slack, playbook)
     incidents = IncidentService(store, notifier, playbook, clock)
-    monitor = Monitor(redis, incidents, notifier, playbook, clock)
+    monitor = Monitor(redis, store, incidents, notifier, playbook, clock)
     actions = ActionService(
         store=store,
+        redis=redis,
         kube=kube,
         notifier=notifier,
         directory=directory,

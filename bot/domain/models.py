@@ -128,6 +128,7 @@ class ActionRequest:
     expires_at: datetime
     state: ActionState
     approvals: tuple[Approval, ...] = ()
+    details: tuple[str, ...] = ()
     denied_by: str | None = None
     executed_at: datetime | None = None
     finished_at: datetime | None = None

@@ -284,3 +284,17 @@ def format_progress(progress: RequeueProgress) -> str:
     # Rounded down so 100% is only shown when everything was examined.
     percent = 100 if total == 0 else progress.done * 100 // total
     return f"{progress.done:,} / {total:,} ({percent}%) · {progress.rate_per_second:,.0f} ids/s"
+
+
+def format_requeue_result(result: RequeueResult) -> str:
+    """The closing line of a requeue, for the channel and the audit log."""
+    parts = [f"moved {result.moved:,} onto `{result.target_queue}`"]
+    if result.skipped_renewed:
+        parts.append(f"{result.skipped_renewed:,} skipped (heartbeat renewed)")
+    if result.skipped_gone:
+        parts.append(f"{result.skipped_gone:,} already gone (finished or moved elsewhere)")
+    if result.malformed:
+        sample = ", ".join(result.malformed_sample)
+        parts.append(f"{result.malformed:,} left alone (heartbeat not a number: {sample})")
+    parts.append(f"in {result.elapsed_seconds:.1f}s")
+    return "; ".join(parts)

@@ -12,18 +12,26 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from bot.adapters.kube import KubeClient, KubeError
+from bot.adapters.queues.requeue import RedisUnavailable, requeue_stuck, scan_stuck
 from bot.adapters.store import Store
 from bot.domain import commands
-from bot.domain.actions import ActionPlan, ActionRefused, plan_scale
+from bot.domain.actions import ActionPlan, ActionRefused, plan_requeue, plan_scale
 from bot.domain.approvals import Verdict, judge_approval, may_deny
 from bot.domain.models import ActionRequest, ActionState, Clock, EventKind
 from bot.domain.playbook import ActionKind, Playbook
-from bot.services.ports import Directory, Notifier
+from bot.domain.requeue import RequeueProgress, format_progress, format_requeue_result
+from bot.services.ports import Directory, Notifier, Posted
 
 log = logging.getLogger(__name__)
 
 Executor = Callable[[ActionRequest], Awaitable[Mapping[str, Any]]]
+
+# chat.update is Tier 3 (~50/min per workspace): a few seconds between progress
+# edits leaves room for everything else the bot posts meanwhile.
+REQUEUE_PROGRESS_INTERVAL = 3.0
 
 
 class ActionFailed(RuntimeError):
@@ -43,6 +51,7 @@ class ActionService:
         self,
         *,
         store: Store,
+        redis: aioredis.Redis,
         kube: KubeClient,
         notifier: Notifier,
         directory: Directory,
@@ -50,12 +59,16 @@ class ActionService:
         clock: Clock,
     ) -> None:
         self._store = store
+        self._redis = redis
         self._kube = kube
         self._notifier = notifier
         self._directory = directory
         self._playbook = playbook
         self._clock = clock
-        self._executors: dict[ActionKind, Executor] = {ActionKind.SCALE: self._execute_scale}
+        self._executors: dict[ActionKind, Executor] = {
+            ActionKind.SCALE: self._execute_scale,
+            ActionKind.REQUEUE: self._execute_requeue,
+        }
 
     # ---- requesting ------------------------------------------------------
 
@@ -74,6 +87,24 @@ class ActionService:
         plan = plan_scale(self._playbook, command, current)
         return await self.submit(user, plan, channel)
 
+    async def request_requeue(
+        self, user: str, command: commands.Requeue, channel: str
+    ) -> ActionRequest:
+        """Dry-runs the stuck-job scan and asks for approval with what it found."""
+        stuck = self._playbook.stuck_jobs
+        older_than = command.older_than or stuck.stuck_after
+        try:
+            scan = await scan_stuck(
+                self._redis,
+                processing_set=stuck.processing_set,
+                heartbeat_key=stuck.heartbeat_key,
+                older_than_seconds=older_than.total_seconds(),
+            )
+        except RedisUnavailable as exc:
+            raise ActionRefused(str(exc)) from exc
+        plan = plan_requeue(self._playbook, command, scan)
+        return await self.submit(user, plan, channel)
+
     async def submit(self, user: str, plan: ActionPlan, channel: str) -> ActionRequest:
         """Stores a planned action as a pending request and posts it for approval."""
         now = self._clock()
@@ -86,6 +117,7 @@ class ActionService:
             params=plan.params,
             summary=plan.summary,
             requested_by=user,
+            details=plan.details,
             requested_at=now,
             expires_at=now + policy.expires_after,
             state=ActionState.PENDING,
@@ -192,6 +224,56 @@ class ActionService:
             self._playbook.namespace, str(params["deployment"]), replicas
         )
         return {"deployment": params["deployment"], "replicas_before": before, "replicas": after}
+
+    async def _execute_requeue(self, request: ActionRequest) -> Mapping[str, Any]:
+        params = request.params
+        target = str(params["target_queue"])
+        if target not in self._playbook.queue_names:
+            raise ActionFailed("the target queue is no longer in the playbook")
+        progress = self._progress_message(request)
+
+        async def on_progress(update: RequeueProgress) -> None:
+            await progress(
+                f":recycle: Requeueing: {format_progress(update)} · moved {update.moved:,}"
+            )
+
+        try:
+            result = await requeue_stuck(
+                self._redis,
+                processing_set=str(params["processing_set"]),
+                heartbeat_key=str(params["heartbeat_key"]),
+                target_queue=target,
+                older_than_seconds=float(params["older_than_seconds"]),
+                on_progress=on_progress,
+                progress_interval_seconds=REQUEUE_PROGRESS_INTERVAL,
+            )
+        except RedisUnavailable as exc:
+            raise ActionFailed(str(exc)) from exc
+        await progress(f":recycle: Requeue finished: {format_requeue_result(result)}")
+        return {
+            "target_queue": target,
+            "moved": result.moved,
+            "skipped_renewed": result.skipped_renewed,
+            "skipped_gone": result.skipped_gone,
+            "malformed": result.malformed,
+            "elapsed_seconds": round(result.elapsed_seconds, 3),
+        }
+
+    def _progress_message(self, request: ActionRequest) -> Callable[[str], Awaitable[None]]:
+        """One message in the request's thread, posted once and then edited."""
+        posted: list[Posted] = []
+
+        async def show(text: str) -> None:
+            if not request.channel:
+                return
+            if posted:
+                await self._notifier.update(posted[0], text)
+            else:
+                posted.append(
+                    await self._notifier.post_in_thread(request.channel, request.message_ts, text)
+                )
+
+        return show
 
     # ---- records ---------------------------------------------------------
 

@@ -79,6 +79,9 @@ class CommandRouter:
             case cmd.Scale():
                 request = await self._actions.request_scale(call.user, command, call.channel)
                 return Reply(f"Approval requested: {request.summary}.")
+            case cmd.Requeue():
+                request = await self._actions.request_requeue(call.user, command, call.channel)
+                return Reply(f"Approval requested: {request.summary}.")
             case cmd.Ack():
                 incident = await self._incidents.acknowledge(call.user)
                 return Reply(f"Incident #{incident.id} acknowledged.", ephemeral=False)

@@ -7,10 +7,12 @@ once when it ends, never on every failed sample.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
 
 from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
+from bot.adapters.store import Store
 from bot.domain.models import Clock, QueueSample
 from bot.domain.playbook import Playbook
 from bot.services.incidents import IncidentService
@@ -18,22 +20,29 @@ from bot.services.ports import Notifier
 
 log = logging.getLogger(__name__)
 
+RAW_SAMPLES_FOR = timedelta(hours=48)
+HOURLY_SAMPLES_FOR = timedelta(days=90)
+PRUNE_EVERY = timedelta(hours=1)
+
 
 class Monitor:
     def __init__(
         self,
         redis: aioredis.Redis,
+        store: Store,
         incidents: IncidentService,
         notifier: Notifier,
         playbook: Playbook,
         clock: Clock,
     ) -> None:
         self._redis = redis
+        self._store = store
         self._incidents = incidents
         self._notifier = notifier
         self._playbook = playbook
         self._clock = clock
         self._outage_since: str | None = None
+        self._pruned_at: datetime | None = None
         self.last_sample: QueueSample | None = None
 
     async def tick(self) -> QueueSample | None:
@@ -47,7 +56,18 @@ class Monitor:
         sample = QueueSample(at=self._clock(), depths=depths)
         self.last_sample = sample
         await self._incidents.observe(sample)
+        await self._prune(sample.at)
         return sample
+
+    async def _prune(self, now: datetime) -> None:
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        folded, dropped = await self._store.prune_samples(
+            now, raw_for=RAW_SAMPLES_FOR, hourly_for=HOURLY_SAMPLES_FOR
+        )
+        if folded or dropped:
+            log.info("queue samples pruned", extra={"folded": folded, "dropped": dropped})
 
     async def _outage(self, reason: str) -> None:
         if self._outage_since is not None:

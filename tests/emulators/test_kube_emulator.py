@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import urllib3
 from kubernetes import client, config, watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from bot.emulators.kube_api import (
     KubeEmulator,
@@ -41,7 +41,8 @@ def emulator() -> Iterator[KubeEmulator]:
 def api_client(emu: KubeEmulator, tmp_path: Path, **kubeconfig: Any) -> client.ApiClient:
     path = emu.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS, **kubeconfig)
     cfg = client.Configuration()
-    config.load_kube_config(config_file=str(path), client_configuration=cfg)
+    load: Any = config.load_kube_config
+    load(config_file=str(path), client_configuration=cfg)
     return client.ApiClient(cfg)
 
 
@@ -51,9 +52,49 @@ def api(emulator: KubeEmulator, tmp_path: Path) -> Iterator[client.ApiClient]:
         yield api
 
 
+# The client's generated models type every field Optional; the tests read them as Any.
+def apps_api(api: client.ApiClient) -> Any:
+    return client.AppsV1Api(api)
+
+
+def core_api(api: client.ApiClient) -> Any:
+    return client.CoreV1Api(api)
+
+
+def batch_api(api: client.ApiClient) -> Any:
+    return client.BatchV1Api(api)
+
+
+def autoscaling_api(api: client.ApiClient) -> Any:
+    return client.AutoscalingV2Api(api)
+
+
+def custom_api(api: client.ApiClient) -> Any:
+    return client.CustomObjectsApi(api)
+
+
+def apis_api(api: client.ApiClient) -> Any:
+    return client.ApisApi(api)
+
+
+def version_api(api: client.ApiClient) -> Any:
+    return client.VersionApi(api)
+
+
+def core_versions_api(api: client.ApiClient) -> Any:
+    return client.CoreApi(api)
+
+
 def status_of(exc: ApiException) -> dict[str, Any]:
+    assert exc.body is not None
     body: dict[str, Any] = json.loads(exc.body)
     return body
+
+
+def replicas_of(emu: KubeEmulator, name: str = "phishnet-worker-email") -> int:
+    deployment = emu.get_deployment(NS, name)
+    assert deployment is not None
+    return int(deployment["spec"]["replicas"])
 
 
 def seed_worker(emu: KubeEmulator, replicas: int = 2) -> None:
@@ -63,8 +104,10 @@ def seed_worker(emu: KubeEmulator, replicas: int = 2) -> None:
         replicas=replicas,
         labels={"component": "worker"},
         pod_labels=WORKER_LABELS,
-        resources={"requests": {"cpu": "250m", "memory": "256Mi"},
-                   "limits": {"cpu": "1", "memory": "512Mi"}},
+        resources={
+            "requests": {"cpu": "250m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
     )
 
 
@@ -73,8 +116,8 @@ def seed_worker(emu: KubeEmulator, replicas: int = 2) -> None:
 
 def test_scale_subresource_read_and_patch(emulator: KubeEmulator, api: client.ApiClient) -> None:
     seed_worker(emulator, replicas=2)
-    apps = client.AppsV1Api(api)
-    core = client.CoreV1Api(api)
+    apps = apps_api(api)
+    core = core_api(api)
 
     before = apps.read_namespaced_deployment_scale("phishnet-worker-email", NS)
     assert before.kind == "Scale"
@@ -111,7 +154,7 @@ def test_scale_subresource_read_and_patch(emulator: KubeEmulator, api: client.Ap
 
 
 def test_unknown_names_are_404(emulator: KubeEmulator, api: client.ApiClient) -> None:
-    apps = client.AppsV1Api(api)
+    apps = apps_api(api)
     with pytest.raises(ApiException) as info:
         apps.read_namespaced_deployment("nope", NS)
     assert info.value.status == 404
@@ -129,13 +172,13 @@ def test_unknown_names_are_404(emulator: KubeEmulator, api: client.ApiClient) ->
         apps.patch_namespaced_deployment_scale("nope", NS, {"spec": {"replicas": 1}})
     assert info.value.status == 404
     with pytest.raises(ApiException) as info:
-        client.CoreV1Api(api).read_namespaced_pod_log("ghost", NS)
+        core_api(api).read_namespaced_pod_log("ghost", NS)
     assert status_of(info.value)["message"] == 'pods "ghost" not found'
 
 
 def test_negative_replicas_are_invalid(emulator: KubeEmulator, api: client.ApiClient) -> None:
     seed_worker(emulator)
-    apps = client.AppsV1Api(api)
+    apps = apps_api(api)
     with pytest.raises(ApiException) as info:
         apps.patch_namespaced_deployment_scale(
             "phishnet-worker-email", NS, {"spec": {"replicas": -1}}
@@ -150,9 +193,7 @@ def test_negative_replicas_are_invalid(emulator: KubeEmulator, api: client.ApiCl
     assert status["details"]["causes"][0]["field"] == "spec.replicas"
 
     with pytest.raises(ApiException) as info:
-        apps.patch_namespaced_deployment(
-            "phishnet-worker-email", NS, {"spec": {"replicas": -3}}
-        )
+        apps.patch_namespaced_deployment("phishnet-worker-email", NS, {"spec": {"replicas": -3}})
     assert info.value.status == 422
     assert status_of(info.value)["message"].startswith(
         'Deployment.apps "phishnet-worker-email" is invalid: spec.replicas'
@@ -164,7 +205,7 @@ def test_replace_with_stale_resource_version_conflicts(
     emulator: KubeEmulator, api: client.ApiClient
 ) -> None:
     seed_worker(emulator)
-    apps = client.AppsV1Api(api)
+    apps = apps_api(api)
     stale = apps.read_namespaced_deployment("phishnet-worker-email", NS)
     apps.patch_namespaced_deployment_scale("phishnet-worker-email", NS, {"spec": {"replicas": 3}})
 
@@ -189,22 +230,25 @@ def test_replace_with_stale_resource_version_conflicts(
         apps.patch_namespaced_deployment_scale(
             "phishnet-worker-email",
             NS,
-            {"metadata": {"resourceVersion": fresh.metadata.resource_version},
-             "spec": {"replicas": 5}},
+            {
+                "metadata": {"resourceVersion": fresh.metadata.resource_version},
+                "spec": {"replicas": 5},
+            },
         )
     assert info.value.status == 409
 
 
 def test_rollout_restart_replaces_pods(emulator: KubeEmulator, api: client.ApiClient) -> None:
     seed_worker(emulator, replicas=3)
-    apps = client.AppsV1Api(api)
-    core = client.CoreV1Api(api)
+    apps = apps_api(api)
+    core = core_api(api)
     old_pods = {p.metadata.name for p in core.list_namespaced_pod(NS).items}
     old_hashes = {n.rsplit("-", 2)[1] for n in old_pods}
 
     # what `kubectl rollout restart` sends (strategic merge patch)
-    body = {"spec": {"template": {"metadata": {"annotations": {
-        RESTARTED_AT: "2025-01-01T10:00:00Z"}}}}}
+    body = {
+        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: "2025-01-01T10:00:00Z"}}}}
+    }
     patched = apps.patch_namespaced_deployment("phishnet-worker-email", NS, body)
     assert patched.spec.template.metadata.annotations == {RESTARTED_AT: "2025-01-01T10:00:00Z"}
     assert patched.spec.template.metadata.labels == WORKER_LABELS  # merged, not replaced
@@ -218,8 +262,9 @@ def test_rollout_restart_replaces_pods(emulator: KubeEmulator, api: client.ApiCl
     assert all(p.metadata.annotations == {RESTARTED_AT: "2025-01-01T10:00:00Z"} for p in new_pods)
 
     rs = apps.list_namespaced_replica_set(NS).items
-    assert sorted((r.spec.replicas, r.metadata.annotations[
-        "deployment.kubernetes.io/revision"]) for r in rs) == [(0, "1"), (3, "2")]
+    assert sorted(
+        (r.spec.replicas, r.metadata.annotations["deployment.kubernetes.io/revision"]) for r in rs
+    ) == [(0, "1"), (3, "2")]
     deployment = apps.read_namespaced_deployment("phishnet-worker-email", NS)
     assert deployment.status.updated_replicas == 3
 
@@ -229,8 +274,8 @@ def test_stalled_rollout_reports_progress_deadline(
 ) -> None:
     seed_worker(emulator, replicas=4)
     emulator.stall_rollout(NS, "phishnet-worker-email")
-    apps = client.AppsV1Api(api)
-    core = client.CoreV1Api(api)
+    apps = apps_api(api)
+    core = core_api(api)
     body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: "now"}}}}}
     apps.patch_namespaced_deployment("phishnet-worker-email", NS, body)
 
@@ -241,7 +286,8 @@ def test_stalled_rollout_reports_progress_deadline(
     assert deployment.status.updated_replicas == 1
     assert deployment.status.ready_replicas == 4
     waiting = [
-        p for p in core.list_namespaced_pod(NS).items
+        p
+        for p in core.list_namespaced_pod(NS).items
         if p.status.container_statuses[0].state.waiting is not None
     ]
     assert [p.status.container_statuses[0].state.waiting.reason for p in waiting] == [
@@ -255,12 +301,128 @@ def test_stalled_rollout_reports_progress_deadline(
     assert deployment.status.updated_replicas == 4
 
 
+def test_strategic_merge_of_container_env_keeps_the_rest(
+    emulator: KubeEmulator, api: client.ApiClient
+) -> None:
+    emulator.add_deployment(
+        NS,
+        "phishnet-worker-analysis",
+        replicas=2,
+        env={"WORKER_CONCURRENCY": "4", "LOG_LEVEL": "info"},
+    )
+    apps = apps_api(api)
+    core = core_api(api)
+    body = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "worker",
+                            "env": [
+                                {"name": "WORKER_CONCURRENCY", "value": "8"},
+                                {"name": "WORKER_BATCH_SIZE", "value": "50"},
+                            ],
+                        }
+                    ]
+                }
+            }
+        }
+    }
+    patched = apps.patch_namespaced_deployment("phishnet-worker-analysis", NS, body)
+    container = patched.spec.template.spec.containers[0]
+    assert {e.name: e.value for e in container.env} == {
+        "WORKER_CONCURRENCY": "8",
+        "LOG_LEVEL": "info",
+        "WORKER_BATCH_SIZE": "50",
+    }
+    assert container.image and container.resources.requests == {"cpu": "250m", "memory": "256Mi"}
+    pods = core.list_namespaced_pod(NS, label_selector="app=phishnet-worker-analysis").items
+    assert len(pods) == 2
+    assert all(
+        {e.name: e.value for e in p.spec.containers[0].env}["WORKER_CONCURRENCY"] == "8"
+        for p in pods
+    )
+
+    # `null` deletes a key, `$patch: delete` removes a list item by its merge key
+    apps.patch_namespaced_deployment(
+        "phishnet-worker-analysis",
+        NS,
+        {
+            "metadata": {"labels": {"app": None}},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "worker",
+                                "env": [{"name": "LOG_LEVEL", "$patch": "delete"}],
+                            }
+                        ]
+                    }
+                }
+            },
+        },
+    )
+    deployment = apps.read_namespaced_deployment("phishnet-worker-analysis", NS)
+    assert [e.name for e in deployment.spec.template.spec.containers[0].env] == [
+        "WORKER_CONCURRENCY",
+        "WORKER_BATCH_SIZE",
+    ]
+    assert "app" not in (deployment.metadata.labels or {})
+
+
+def test_status_lags_until_reconcile_when_auto_reconcile_is_off(
+    emulator: KubeEmulator, api: client.ApiClient
+) -> None:
+    seed_worker(emulator, replicas=2)
+    emulator.auto_reconcile = False
+    apps = apps_api(api)
+    apps.patch_namespaced_deployment_scale("phishnet-worker-email", NS, {"spec": {"replicas": 4}})
+    lagging = apps.read_namespaced_deployment("phishnet-worker-email", NS)
+    assert (lagging.metadata.generation, lagging.status.observed_generation) == (2, 1)
+    assert lagging.status.replicas == 2
+    emulator.reconcile()
+    settled = apps.read_namespaced_deployment("phishnet-worker-email", NS)
+    assert (settled.status.observed_generation, settled.status.replicas) == (2, 4)
+    assert len(emulator.pods_of(NS, "phishnet-worker-email")) == 4
+
+
+def test_enforced_hpa_takes_scaling_back(emulator: KubeEmulator, api: client.ApiClient) -> None:
+    seed_worker(emulator, replicas=3)
+    emulator.enforce_hpa = True
+    emulator.add_hpa(NS, "worker-hpa", "phishnet-worker-email", 2, 10, 3, 3)
+    apps = apps_api(api)
+    apps.patch_namespaced_deployment_scale("phishnet-worker-email", NS, {"spec": {"replicas": 8}})
+    assert replicas_of(emulator) == 3  # the HPA scaled it back to what it wants
+    autoscaling_api(api).patch_namespaced_horizontal_pod_autoscaler(
+        "worker-hpa", NS, {"spec": {"minReplicas": 8}}
+    )
+    assert replicas_of(emulator) == 8
+    events = (
+        core_api(api).list_namespaced_event(NS, field_selector="reason=SuccessfulRescale").items
+    )
+    assert [e.message.split(";")[0] for e in events] != []
+
+
+def test_list_pagination(emulator: KubeEmulator, api: client.ApiClient) -> None:
+    for index in range(5):
+        emulator.add_configmap(NS, f"cm-{index}", {"i": str(index)})
+    core = core_api(api)
+    first = core.list_namespaced_config_map(NS, limit=2)
+    assert [c.metadata.name for c in first.items] == ["cm-0", "cm-1"]
+    assert first.metadata.remaining_item_count == 3
+    rest = core.list_namespaced_config_map(NS, limit=10, _continue=first.metadata._continue)
+    assert [c.metadata.name for c in rest.items] == ["cm-2", "cm-3", "cm-4"]
+    assert rest.metadata._continue is None
+
+
 def test_list_deployments_with_set_based_selectors(
     emulator: KubeEmulator, api: client.ApiClient
 ) -> None:
     for name, tier in (("worker-a", "worker"), ("worker-b", "worker"), ("web", "frontend")):
         emulator.add_deployment(NS, name, replicas=1, labels={"component": tier, "app": name})
-    apps = client.AppsV1Api(api)
+    apps = apps_api(api)
 
     def names(selector: str) -> list[str]:
         items = apps.list_namespaced_deployment(NS, label_selector=selector).items
@@ -281,7 +443,7 @@ def test_list_deployments_with_set_based_selectors(
 
 def test_configmap_merge_and_json_patch(emulator: KubeEmulator, api: client.ApiClient) -> None:
     emulator.add_configmap(NS, "phishnet-config", {"WORKER_CONCURRENCY": "4", "MODE": "normal"})
-    core = client.CoreV1Api(api)
+    core = core_api(api)
 
     merged = core.patch_namespaced_config_map(
         "phishnet-config",
@@ -324,14 +486,20 @@ def test_configmap_merge_and_json_patch(emulator: KubeEmulator, api: client.ApiC
 
 def test_pods_by_label_and_phase_and_logs(emulator: KubeEmulator, api: client.ApiClient) -> None:
     seed_worker(emulator, replicas=1)
-    emulator.add_pod(NS, "worker-crash", labels={"component": "worker"},
-                     waiting_reason="CrashLoopBackOff", terminated_reason="OOMKilled",
-                     restart_count=7)
-    emulator.add_pod(NS, "worker-pending", labels={"component": "worker"},
-                     pending_reason="Unschedulable")
+    emulator.add_pod(
+        NS,
+        "worker-crash",
+        labels={"component": "worker"},
+        waiting_reason="CrashLoopBackOff",
+        terminated_reason="OOMKilled",
+        restart_count=7,
+    )
+    emulator.add_pod(
+        NS, "worker-pending", labels={"component": "worker"}, pending_reason="Unschedulable"
+    )
     emulator.add_pod(NS, "redis-0", labels={"app": "redis"})
     emulator.set_pod_log(NS, "worker-crash", "line 1\nERROR boom\nline 3\nFATAL dead\n")
-    core = client.CoreV1Api(api)
+    core = core_api(api)
 
     workers = core.list_namespaced_pod(NS, label_selector="component=worker").items
     assert len(workers) == 3
@@ -350,31 +518,36 @@ def test_pods_by_label_and_phase_and_logs(emulator: KubeEmulator, api: client.Ap
     pending = core.read_namespaced_pod("worker-pending", NS)
     scheduled = pending.status.conditions[0]
     assert (pending.status.phase, scheduled.type, scheduled.status, scheduled.reason) == (
-        "Pending", "PodScheduled", "False", "Unschedulable")
+        "Pending",
+        "PodScheduled",
+        "False",
+        "Unschedulable",
+    )
     assert scheduled.message == "0/3 nodes are available: 3 Insufficient cpu."
 
     log = core.read_namespaced_pod_log("worker-crash", NS, tail_lines=2)
     assert log == "line 3\nFATAL dead\n"
-    assert core.read_namespaced_pod_log("worker-crash", NS, container="worker") .startswith(
-        "line 1")
+    assert core.read_namespaced_pod_log("worker-crash", NS, container="worker").startswith("line 1")
     with pytest.raises(ApiException) as info:
         core.read_namespaced_pod_log("worker-crash", NS, container="sidecar")
     assert info.value.status == 400
     emulator.set_pod_log(NS, "worker-crash", "before the OOM kill\n", previous=True)
     assert core.read_namespaced_pod_log("worker-crash", NS, previous=True) == (
-        "before the OOM kill\n")
+        "before the OOM kill\n"
+    )
     with pytest.raises(ApiException) as info:
         core.read_namespaced_pod_log("redis-0", NS, previous=True)
     assert info.value.status == 400
 
     events = core.list_namespaced_event(
-        NS, field_selector="involvedObject.name=worker-pending").items
+        NS, field_selector="involvedObject.name=worker-pending"
+    ).items
     assert [(e.type, e.reason) for e in events] == [("Warning", "FailedScheduling")]
 
 
 def test_deleted_pod_is_replaced(emulator: KubeEmulator, api: client.ApiClient) -> None:
     seed_worker(emulator, replicas=2)
-    core = client.CoreV1Api(api)
+    core = core_api(api)
     victim = core.list_namespaced_pod(NS).items[0].metadata.name
     deleted = core.delete_namespaced_pod(victim, NS)
     assert deleted.metadata.name == victim
@@ -386,8 +559,10 @@ def test_deleted_pod_is_replaced(emulator: KubeEmulator, api: client.ApiClient) 
 
 
 def drain_job(name: str = "emergency-queue-drain", image: str | None = "phishnet/worker") -> Any:
-    container: dict[str, Any] = {"name": "emergency-processor",
-                                 "command": ["python", "-m", "app.workers.emergency_processor"]}
+    container: dict[str, Any] = {
+        "name": "emergency-processor",
+        "command": ["python", "-m", "app.workers.emergency_processor"],
+    }
     if image is not None:
         container["image"] = image
     return {
@@ -404,10 +579,11 @@ def drain_job(name: str = "emergency-queue-drain", image: str | None = "phishnet
 def test_jobs_create_conflict_complete_and_delete(
     emulator: KubeEmulator, api: client.ApiClient
 ) -> None:
-    batch = client.BatchV1Api(api)
-    core = client.CoreV1Api(api)
+    batch = batch_api(api)
+    core = core_api(api)
     created = batch.create_namespaced_job(NS, drain_job())
-    assert created.metadata.uid and created.status is None or created.status.active is None
+    assert created.metadata.uid
+    assert created.status is None or created.status.active is None
 
     with pytest.raises(ApiException) as info:
         batch.create_namespaced_job(NS, drain_job())
@@ -425,19 +601,19 @@ def test_jobs_create_conflict_complete_and_delete(
     assert done.status.succeeded == 1 and done.status.active is None
     assert any(c.type == "Complete" and c.status == "True" for c in done.status.conditions)
 
-    result = batch.delete_namespaced_job("emergency-queue-drain", NS,
-                                         propagation_policy="Background")
+    result = batch.delete_namespaced_job(
+        "emergency-queue-drain", NS, propagation_policy="Background"
+    )
     assert result["status"] == "Success"  # the v37 client returns delete Status as a dict
     assert result["details"]["kind"] == "jobs"
-    assert core.list_namespaced_pod(NS, label_selector="job-name=emergency-queue-drain"
-                                    ).items == []
+    assert core.list_namespaced_pod(NS, label_selector="job-name=emergency-queue-drain").items == []
     with pytest.raises(ApiException) as info:
         batch.read_namespaced_job("emergency-queue-drain", NS)
     assert info.value.status == 404
 
 
 def test_job_validation_and_failure(emulator: KubeEmulator, api: client.ApiClient) -> None:
-    batch = client.BatchV1Api(api)
+    batch = batch_api(api)
     with pytest.raises(ApiException) as info:
         batch.create_namespaced_job(NS, drain_job("no-image", image=None))
     assert info.value.status == 422
@@ -450,7 +626,8 @@ def test_job_validation_and_failure(emulator: KubeEmulator, api: client.ApiClien
     failed = batch.read_namespaced_job("doomed", NS)
     assert failed.status.failed == 4
     assert [c.reason for c in failed.status.conditions if c.type == "Failed"] == [
-        "BackoffLimitExceeded"]
+        "BackoffLimitExceeded"
+    ]
 
 
 # --- HPA, nodes, events, metrics ----------------------------------------------------------
@@ -459,20 +636,22 @@ def test_job_validation_and_failure(emulator: KubeEmulator, api: client.ApiClien
 def test_hpa_v2_follows_scaling(emulator: KubeEmulator, api: client.ApiClient) -> None:
     seed_worker(emulator, replicas=2)
     emulator.add_hpa(NS, "phishnet-worker-email-hpa", "phishnet-worker-email", 2, 20, 2, 3)
-    autoscaling = client.AutoscalingV2Api(api)
+    autoscaling = autoscaling_api(api)
     hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("phishnet-worker-email-hpa", NS)
     assert hpa.spec.scale_target_ref.name == "phishnet-worker-email"
     assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (2, 20)
     assert (hpa.status.current_replicas, hpa.status.desired_replicas) == (2, 3)
     assert hpa.spec.metrics[0].resource.target.average_utilization == 70
 
-    client.AppsV1Api(api).patch_namespaced_deployment_scale(
-        "phishnet-worker-email", NS, {"spec": {"replicas": 5}})
+    apps_api(api).patch_namespaced_deployment_scale(
+        "phishnet-worker-email", NS, {"spec": {"replicas": 5}}
+    )
     hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("phishnet-worker-email-hpa", NS)
     assert hpa.status.current_replicas == 5
 
     patched = autoscaling.patch_namespaced_horizontal_pod_autoscaler(
-        "phishnet-worker-email-hpa", NS, {"spec": {"minReplicas": 6}})
+        "phishnet-worker-email-hpa", NS, {"spec": {"minReplicas": 6}}
+    )
     assert patched.spec.min_replicas == 6
     hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("phishnet-worker-email-hpa", NS)
     assert hpa.status.desired_replicas == 6
@@ -481,20 +660,26 @@ def test_hpa_v2_follows_scaling(emulator: KubeEmulator, api: client.ApiClient) -
 
 
 def test_nodes_list_and_read(emulator: KubeEmulator, api: client.ApiClient) -> None:
-    emulator.add_node("node-1", {"cpu": "3920m", "memory": "15Gi", "pods": "110"},
-                      {"cpu": "4", "memory": "16Gi", "pods": "110"})
+    emulator.add_node(
+        "node-1",
+        {"cpu": "3920m", "memory": "15Gi", "pods": "110"},
+        {"cpu": "4", "memory": "16Gi", "pods": "110"},
+    )
     emulator.add_node("node-2", unschedulable=True, ready=False)
-    core = client.CoreV1Api(api)
+    core = core_api(api)
     nodes = core.list_node().items
     assert [n.metadata.name for n in nodes] == ["node-1", "node-2"]
     assert nodes[0].status.allocatable == {"cpu": "3920m", "memory": "15Gi", "pods": "110"}
     assert nodes[0].status.capacity["cpu"] == "4"
-    ready = {n.metadata.name: next(c.status for c in n.status.conditions if c.type == "Ready")
-             for n in nodes}
+    ready = {
+        n.metadata.name: next(c.status for c in n.status.conditions if c.type == "Ready")
+        for n in nodes
+    }
     assert ready == {"node-1": "True", "node-2": "False"}
     assert core.read_node("node-2").spec.unschedulable is True
-    assert [n.metadata.name for n in core.list_node(
-        field_selector="spec.unschedulable=false").items] == ["node-1"]
+    assert [
+        n.metadata.name for n in core.list_node(field_selector="spec.unschedulable=false").items
+    ] == ["node-1"]
     seed_worker(emulator, replicas=2)
     assert {p.spec.node_name for p in core.list_namespaced_pod(NS).items} == {"node-1"}
 
@@ -508,18 +693,19 @@ def test_metrics_and_metrics_server_absent(emulator: KubeEmulator, api: client.A
         deployments={f"{NS}/phishnet-worker-email": {"cpu": "480m", "memory": "500Mi"}},
         nodes={"node-1": {"cpu": "3500m", "memory": "12Gi"}},
     )
-    custom = client.CustomObjectsApi(api)
+    custom = custom_api(api)
     pods = custom.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods")
     assert pods["kind"] == "PodMetricsList"
     usage = {item["metadata"]["name"]: item["containers"][0]["usage"] for item in pods["items"]}
     assert usage["redis-0"] == {"cpu": "50m", "memory": "64Mi"}
     assert len(usage) == 3
     workers = custom.list_namespaced_custom_object(
-        "metrics.k8s.io", "v1beta1", NS, "pods", label_selector="component=worker")
+        "metrics.k8s.io", "v1beta1", NS, "pods", label_selector="component=worker"
+    )
     assert [i["containers"][0]["usage"]["cpu"] for i in workers["items"]] == ["480m", "480m"]
     nodes = custom.list_cluster_custom_object("metrics.k8s.io", "v1beta1", "nodes")
     assert nodes["items"][0]["usage"] == {"cpu": "3500m", "memory": "12Gi"}
-    groups = [g.name for g in client.ApisApi(api).get_api_versions().groups]
+    groups = [g.name for g in apis_api(api).get_api_versions().groups]
     assert "metrics.k8s.io" in groups
 
     emulator.metrics_enabled = False
@@ -527,7 +713,7 @@ def test_metrics_and_metrics_server_absent(emulator: KubeEmulator, api: client.A
         custom.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods")
     assert info.value.status == 404
     assert status_of(info.value)["message"] == "the server could not find the requested resource"
-    groups = [g.name for g in client.ApisApi(api).get_api_versions().groups]
+    groups = [g.name for g in apis_api(api).get_api_versions().groups]
     assert "metrics.k8s.io" not in groups and "apps" in groups
 
 
@@ -565,12 +751,13 @@ def test_rbac_forbids_with_the_real_message(
     assert rules[1] == PolicyRule(("apps",), ("deployments/scale",), ("get",))
     emulator.rbac_rules = rules
     emulator.user = "system:serviceaccount:phishnet:backlog-bot"
-    apps = client.AppsV1Api(api)
+    apps = apps_api(api)
 
     assert apps.read_namespaced_deployment_scale("phishnet-worker-email", NS).spec.replicas == 2
     with pytest.raises(ApiException) as info:
         apps.patch_namespaced_deployment_scale(
-            "phishnet-worker-email", NS, {"spec": {"replicas": 4}})
+            "phishnet-worker-email", NS, {"spec": {"replicas": 4}}
+        )
     assert info.value.status == 403
     status = status_of(info.value)
     assert status["reason"] == "Forbidden"
@@ -579,15 +766,18 @@ def test_rbac_forbids_with_the_real_message(
         '"system:serviceaccount:phishnet:backlog-bot" cannot patch resource "deployments/scale" '
         'in API group "apps" in the namespace "phishnet"'
     )
-    assert status["details"] == {"name": "phishnet-worker-email", "group": "apps",
-                                 "kind": "deployments"}
+    assert status["details"] == {
+        "name": "phishnet-worker-email",
+        "group": "apps",
+        "kind": "deployments",
+    }
     with pytest.raises(ApiException) as info:
-        client.CoreV1Api(api).list_node()
+        core_api(api).list_node()
     assert status_of(info.value)["message"] == (
         'nodes is forbidden: User "system:serviceaccount:phishnet:backlog-bot" cannot list '
         'resource "nodes" in API group "" at the cluster scope'
     )
-    assert emulator.get_deployment(NS, "phishnet-worker-email")["spec"]["replicas"] == 2  # type: ignore[index]
+    assert replicas_of(emulator) == 2
 
 
 def test_requests_are_recorded_for_role_checks(
@@ -595,8 +785,8 @@ def test_requests_are_recorded_for_role_checks(
 ) -> None:
     seed_worker(emulator)
     emulator.clear_requests()
-    apps = client.AppsV1Api(api)
-    core = client.CoreV1Api(api)
+    apps = apps_api(api)
+    core = core_api(api)
     apps.list_namespaced_deployment(NS, label_selector="component=worker")
     apps.read_namespaced_deployment_scale("phishnet-worker-email", NS)
     pod = core.list_namespaced_pod(NS).items[0].metadata.name
@@ -621,25 +811,32 @@ def test_requests_are_recorded_for_role_checks(
         ("", "pods", "get"),
         ("", "pods/log", "list"),
     ]
-    assert disallowed_requests(rules, [
-        RequestRecord("patch", "apps", "deployments", "scale", NS, "x")]) != []
+    assert (
+        disallowed_requests(
+            rules, [RequestRecord("patch", "apps", "deployments", "scale", NS, "x")]
+        )
+        != []
+    )
 
 
-def test_injected_failures_and_delays(
-    emulator: KubeEmulator, api: client.ApiClient
-) -> None:
+def test_injected_failures_and_delays(emulator: KubeEmulator, api: client.ApiClient) -> None:
     seed_worker(emulator)
-    apps = client.AppsV1Api(api)
+    apps = apps_api(api)
     emulator.fail_next("patch", "deployments/scale", status=500)
     with pytest.raises(ApiException) as info:
         apps.patch_namespaced_deployment_scale(
-            "phishnet-worker-email", NS, {"spec": {"replicas": 3}})
+            "phishnet-worker-email", NS, {"spec": {"replicas": 3}}
+        )
     assert info.value.status == 500
     assert status_of(info.value)["reason"] == "InternalError"
-    assert emulator.get_deployment(NS, "phishnet-worker-email")["spec"]["replicas"] == 2  # type: ignore[index]
+    assert replicas_of(emulator) == 2
     # only once: the retry goes through
-    assert apps.patch_namespaced_deployment_scale(
-        "phishnet-worker-email", NS, {"spec": {"replicas": 3}}).spec.replicas == 3
+    assert (
+        apps.patch_namespaced_deployment_scale(
+            "phishnet-worker-email", NS, {"spec": {"replicas": 3}}
+        ).spec.replicas
+        == 3
+    )
 
     emulator.fail_next("GET", "deployments", status=503, times=2)
     for _ in range(2):
@@ -652,29 +849,39 @@ def test_injected_failures_and_delays(
     emulator.fail_next("patch", "deployments/scale", status=409)
     with pytest.raises(ApiException) as info:
         apps.patch_namespaced_deployment_scale(
-            "phishnet-worker-email", NS, {"spec": {"replicas": 4}})
+            "phishnet-worker-email", NS, {"spec": {"replicas": 4}}
+        )
     assert status_of(info.value)["reason"] == "Conflict"
 
-    emulator.delay_next("get", "deployments/scale", seconds=1.0)
-    with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+    # urllib3 retries a read timeout 3 times on its own, then gives up
+    emulator.clear_requests()
+    emulator.delay_next("get", "deployments/scale", seconds=0.5, times=4)
+    with pytest.raises(urllib3.exceptions.MaxRetryError) as timeout:
         apps.read_namespaced_deployment_scale("phishnet-worker-email", NS, _request_timeout=0.2)
+    assert isinstance(timeout.value.reason, urllib3.exceptions.ReadTimeoutError)
+    assert len(emulator.requests) == 4
+    assert (
+        apps.read_namespaced_deployment_scale(
+            "phishnet-worker-email", NS, _request_timeout=2
+        ).spec.replicas
+        == 3
+    )
 
 
 # --- the rest of the API surface -------------------------------------------------------------
 
 
-def test_discovery_version_and_unknown_paths(
-    emulator: KubeEmulator, api: client.ApiClient
-) -> None:
-    assert client.VersionApi(api).get_code().major == "1"
-    names = {r.name for r in client.AppsV1Api(api).get_api_resources().resources}
+def test_discovery_version_and_unknown_paths(emulator: KubeEmulator, api: client.ApiClient) -> None:
+    assert version_api(api).get_code().major == "1"
+    names = {r.name for r in apps_api(api).get_api_resources().resources}
     assert {"deployments", "deployments/scale", "replicasets"} <= names
-    core_names = {r.name for r in client.CoreV1Api(api).get_api_resources().resources}
+    core_names = {r.name for r in core_api(api).get_api_resources().resources}
     assert {"pods", "pods/log", "configmaps", "nodes", "events"} <= core_names
-    assert client.CoreApi(api).get_api_versions().versions == ["v1"]
+    assert core_versions_api(api).get_api_versions().versions == ["v1"]
 
     def raw(method: str, path: str) -> tuple[int, dict[str, Any]]:
-        response = api.call_api(*api.param_serialize(method, path, body={}))
+        untyped: Any = api
+        response = untyped.call_api(*untyped.param_serialize(method, path, body={}))
         response.read()
         return response.status, json.loads(response.data)
 
@@ -691,19 +898,20 @@ def test_watch_streams_changes(
     emulator: KubeEmulator, api: client.ApiClient, tmp_path: Path
 ) -> None:
     seed_worker(emulator, replicas=1)
-    core = client.CoreV1Api(api)
+    core = core_api(api)
     first_seen = threading.Event()
 
     def scale_up() -> None:
         first_seen.wait(5)
         with api_client(emulator, tmp_path / "other") as other:
-            client.AppsV1Api(other).patch_namespaced_deployment_scale(
-                "phishnet-worker-email", NS, {"spec": {"replicas": 2}})
+            apps_api(other).patch_namespaced_deployment_scale(
+                "phishnet-worker-email", NS, {"spec": {"replicas": 2}}
+            )
 
     worker = threading.Thread(target=scale_up)
     worker.start()
     seen: list[tuple[str, str]] = []
-    stream = watch.Watch()
+    stream: Any = watch.Watch()  # type: ignore[no-untyped-call]
     for event in stream.stream(core.list_namespaced_pod, NS, timeout_seconds=5):
         seen.append((event["type"], event["object"].metadata.name))
         first_seen.set()
@@ -721,8 +929,9 @@ async def test_runs_on_the_event_loop_too(tmp_path: Path) -> None:
 
         def read() -> int:
             with api_client(emu, tmp_path) as api:
-                scale = client.AppsV1Api(api).read_namespaced_deployment_scale(
-                    "phishnet-worker-analysis", NS)
+                scale = apps_api(api).read_namespaced_deployment_scale(
+                    "phishnet-worker-analysis", NS
+                )
                 return int(scale.status.replicas)
 
         assert await asyncio.to_thread(read) == 3

@@ -25,7 +25,7 @@ async def test_redis_outage_is_reported_once_and_recovery_once(
     client = connect(gate.url(), timeout_seconds=0.5)
     runtime = sandbox.runtime
     notifier = SlackNotifier(runtime.slack)
-    monitor = Monitor(client, runtime.incidents, notifier, playbook, clock)
+    monitor = Monitor(client, runtime.store, runtime.incidents, notifier, playbook, clock)
     try:
         assert await monitor.tick() is not None
         gate.cut()

@@ -7,16 +7,16 @@ the whole set, and can push a job that heartbeated in between.
 Here:
 - the set is walked with ``SSCAN`` in bounded steps and cut into bounded batches
   (``COUNT`` is only a hint), so no single command is proportional to the set;
-- each requeue batch is one ``EVALSHA`` of ``requeue.lua``, which re-checks every
-  heartbeat, ``SREM``s the id and only when that removed it deletes the heartbeat
-  and ``LPUSH``es the id: an id is always in the set or in a queue, never both,
-  never neither, and is pushed at most once however many requeues run at once;
+- each requeue batch is one ``EVALSHA`` of ``requeue.lua``, which reads every
+  heartbeat itself, ``SREM``s a stuck id and only when that removed it deletes the
+  heartbeat and ``LPUSH``es the id: an id is always in the set or in a queue, never
+  both, never neither, and is pushed at most once however many requeues (or bot
+  replicas, or client retries) run at once;
 - ids are read and written as raw bytes, so any id Redis can hold round-trips
   unchanged, whatever the client's ``decode_responses``;
-- the read-only steps (an SSCAN step, classifying a batch's heartbeats) run in
-  ``scan.lua`` and answer with one bulk string instead of one reply element per id:
-  redis-py's pure-Python parser costs ~7 us per element, which would otherwise be
-  most of the requeue's time.
+- the SSCAN steps run in ``scan.lua``, which answers with the ids concatenated
+  instead of one reply element per id: redis-py's pure-Python parser costs ~7 us
+  per element, which would otherwise be most of a requeue's time.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ _HERE = Path(__file__).parent
 SCAN_LUA = (_HERE / "scan.lua").read_text(encoding="utf-8")
 REQUEUE_LUA = (_HERE / "requeue.lua").read_text(encoding="utf-8")
 
-# Upper bound for batch_size / scan_count: one script over 500 ids takes ~1 ms of
-# server time; the cap keeps a mis-set playbook value from blocking Redis.
+# Upper bound for batch_size / scan_count. A requeue batch costs ~3-6 us of server
+# time per id (2-3 ms for 500 on a 2-vCPU machine); the cap keeps a mis-set
+# playbook value from blocking Redis for more than ~10 ms.
 MAX_BATCH = 2000
 # chat.update is Tier 3 (~50/min): one progress update per 1.2 s stays under it.
 DEFAULT_PROGRESS_INTERVAL = 1.2
@@ -62,6 +63,8 @@ ProgressCallback = Callable[[RequeueProgress], Awaitable[None]]
 # Read replies as bytes: job ids are opaque and must be written back byte for byte.
 _RAW: dict[str, Any] = {NEVER_DECODE: True}
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+# Stands in for a heartbeat key holding a list, hash...: not a number, so malformed.
+_NOT_A_STRING = b"<not a string>"
 
 
 class RedisUnavailable(RuntimeError):
@@ -218,8 +221,11 @@ class _Requeue:
         self._requeue_script = _RawScript(client, REQUEUE_LUA)
 
     async def batch(self, ids: list[bytes]) -> None:
-        keys = [self._processing_set, self._target_queue, *self._keys.for_ids(ids)]
+        keys: list[str | bytes] = [self._processing_set, self._target_queue]
+        keys += self._keys.for_ids(ids)
         # Until the reply arrives this batch may or may not have run (never half).
+        # Re-running it (redis-py retries after a timeout) is harmless: ids it moved
+        # are no longer in the set, so the second run counts them as gone.
         self._in_flight = len(ids)
         reply = await self._requeue_script(keys=keys, args=self._args)
         self._in_flight = 0
@@ -276,12 +282,28 @@ def _unavailable_message(exc: Exception, partial: RequeueResult, unconfirmed: in
 async def _read_heartbeats(
     client: aioredis.Redis, keys: list[bytes]
 ) -> tuple[float, list[bytes | None]]:
-    """Redis server time and the raw heartbeats, in one round trip."""
+    """Redis server time and the raw heartbeats, in one round trip (plus one if any is nil)."""
     pipe: Any = client.pipeline(transaction=False)
     pipe.execute_command("TIME")
     pipe.execute_command("MGET", *keys, **_RAW)
     (seconds, micros), values = await pipe.execute()
-    return seconds + micros / 1_000_000, list(values)
+    return seconds + micros / 1_000_000, await _mark_wrong_types(client, keys, list(values))
+
+
+async def _mark_wrong_types(
+    client: aioredis.Redis, keys: list[bytes], values: list[bytes | None]
+) -> list[bytes | None]:
+    """MGET answers nil for a key of another type too; requeue.lua calls that malformed."""
+    nil_at = [index for index, value in enumerate(values) if value is None]
+    if not nil_at:
+        return values
+    pipe: Any = client.pipeline(transaction=False)
+    for index in nil_at:
+        pipe.exists(keys[index])
+    for index, exists in zip(nil_at, await pipe.execute(), strict=True):
+        if exists:
+            values[index] = _NOT_A_STRING
+    return values
 
 
 async def _batches(

@@ -122,6 +122,7 @@ def approval_blocks(request: ActionRequest, policy: ActionPolicy, note: str = ""
     approvals = ", ".join(f"<@{a}>" for a in request.approvers) or "none yet"
     blocks = [
         section(f":raising_hand: *Approval needed* — {request.summary}"),
+        *(section(detail) for detail in request.details[:10]),
         context(
             f"Requested by <@{request.requested_by}> · needs {policy.approvals_required} "
             f"approval(s) from {roles}"

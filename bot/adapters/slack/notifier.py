@@ -58,6 +58,9 @@ class SlackNotifier:
     async def post(self, channel: str, text: str) -> Posted:
         return await self._post(channel, text)
 
+    async def update(self, posted: Posted, text: str) -> None:
+        await self._client.chat_update(channel=posted.channel, ts=posted.ts, text=text)
+
     async def post_report(self, channel: str, incident: Incident, markdown: str) -> Posted:
         return await self._post(
             channel,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -240,15 +240,17 @@ class Store:
     async def create_action_request(self, request: ActionRequest) -> None:
         await self._pool.execute(
             """
-            INSERT INTO action_requests (id, incident_id, kind, params, summary, requested_by,
-                                         requested_at, expires_at, state, channel, message_ts)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            INSERT INTO action_requests (id, incident_id, kind, params, summary, details,
+                                         requested_by, requested_at, expires_at, state,
+                                         channel, message_ts)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
             """,
             request.id,
             request.incident_id,
             request.kind.value,
             dict(request.params),
             request.summary,
+            list(request.details),
             request.requested_by,
             request.requested_at,
             request.expires_at,
@@ -375,6 +377,47 @@ class Store:
             [(playbook, queue, sample.at, depth) for queue, depth in sample.depths.items()],
         )
 
+    async def prune_samples(
+        self, now: datetime, *, raw_for: timedelta, hourly_for: timedelta
+    ) -> tuple[int, int]:
+        """Folds raw samples older than ``raw_for`` into hourly rows and drops hourly
+        rows older than ``hourly_for``; returns (raw rows folded, hourly rows dropped).
+
+        One transaction: a crash leaves either the raw rows or their hourly fold.
+        Several replicas may prune at once; the upsert keeps the fold correct.
+        """
+        cutoff = now - raw_for
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO queue_samples_hourly AS h (playbook, queue, hour, max_depth,
+                                                       avg_depth, samples)
+                SELECT playbook, queue, date_trunc('hour', at), max(depth), avg(depth), count(*)
+                FROM queue_samples WHERE at < $1
+                GROUP BY playbook, queue, date_trunc('hour', at)
+                ON CONFLICT (playbook, queue, hour) DO UPDATE SET
+                    max_depth = GREATEST(h.max_depth, EXCLUDED.max_depth),
+                    avg_depth = (h.avg_depth * h.samples + EXCLUDED.avg_depth * EXCLUDED.samples)
+                                / (h.samples + EXCLUDED.samples),
+                    samples = h.samples + EXCLUDED.samples
+                """,
+                cutoff,
+            )
+            folded = await conn.execute("DELETE FROM queue_samples WHERE at < $1", cutoff)
+            dropped = await conn.execute(
+                "DELETE FROM queue_samples_hourly WHERE hour < $1", now - hourly_for
+            )
+        return int(folded.split()[-1]), int(dropped.split()[-1])
+
+    async def hourly_samples(self, playbook: str, queue: str) -> list[tuple[datetime, int, float]]:
+        rows = await self._pool.fetch(
+            "SELECT hour, max_depth, avg_depth FROM queue_samples_hourly "
+            "WHERE playbook = $1 AND queue = $2 ORDER BY hour",
+            playbook,
+            queue,
+        )
+        return [(row["hour"], row["max_depth"], row["avg_depth"]) for row in rows]
+
     async def samples_between(
         self, playbook: str, start: datetime, end: datetime
     ) -> list[QueueSample]:
@@ -412,6 +455,7 @@ async def _load_request(
         kind=ActionKind(row["kind"]),
         params=row["params"],
         summary=row["summary"],
+        details=tuple(row["details"]),
         requested_by=row["requested_by"],
         requested_at=row["requested_at"],
         expires_at=row["expires_at"],

@@ -21,7 +21,11 @@ from bot.emulators.kube.resources import (
     PODS,
     REPLICASETS,
 )
-from bot.emulators.kube.selectors import matches_labels, requirements_from_label_selector
+from bot.emulators.kube.selectors import (
+    Requirement,
+    matches_labels,
+    requirements_from_label_selector,
+)
 
 JSON = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"
@@ -323,29 +327,19 @@ class Controller:
     def _reconcile_replicaset(self, rs: JSON, stall_reason: str | None) -> None:
         cluster = self.cluster
         meta = rs["metadata"]
-        namespace, uid = meta["namespace"], meta["uid"]
+        namespace = meta["namespace"]
         want = int(rs["spec"].get("replicas", 1))
-        pods = [p for p in cluster.items(PODS, namespace) if owned_by(p, uid) and not _terminal(p)]
-        if stall_reason is None:
-            state = PodState()
-        elif stall_reason in builders.PENDING_WAIT_REASONS:
-            state = PodState(waiting_reason=stall_reason)
-        else:
-            state = PodState(
-                waiting_reason=stall_reason, restart_count=5, terminated_reason="Error"
-            )
+        selector = requirements_from_label_selector(rs["spec"].get("selector"))
+        pods = self._replicaset_pods(rs, selector)
+        state = _stall_state(stall_reason)
         while len(pods) < want:
             name = f"{meta['name']}-{cluster.random_suffix()}"
             if cluster.raw(PODS, namespace, name) is not None:
                 continue
+            template = rs["spec"].get("template") or {}
             pods.append(
                 self.create_pod(
-                    rs,
-                    "ReplicaSet",
-                    rs["spec"].get("template") or {},
-                    name,
-                    state,
-                    generate_name=f"{meta['name']}-",
+                    rs, "ReplicaSet", template, name, state, generate_name=f"{meta['name']}-"
                 )
             )
         if len(pods) > want:
@@ -353,21 +347,16 @@ class Controller:
 
             def deletion_order(pod: JSON) -> tuple[bool, bool, str]:
                 pod_key = (namespace, pod["metadata"]["name"])
-                return (
-                    pod_key in pinned,
-                    is_ready(pod),
-                    _invert(pod["metadata"].get("creationTimestamp", "")),
-                )
+                created = _invert(pod["metadata"].get("creationTimestamp", ""))
+                return (pod_key in pinned, is_ready(pod), created)
 
             for pod in sorted(pods, key=deletion_order)[: len(pods) - want]:
                 cluster.remove(PODS, namespace, pod["metadata"]["name"])
                 pods.remove(pod)
         ready = sum(1 for p in pods if is_ready(p))
-        selector = requirements_from_label_selector(rs["spec"].get("selector"))
         status: JSON = {"replicas": len(pods)}
-        labeled = sum(1 for p in pods if matches_labels(selector, p["metadata"].get("labels")))
-        if labeled:
-            status["fullyLabeledReplicas"] = labeled
+        if pods:
+            status["fullyLabeledReplicas"] = len(pods)
         if ready:
             status["readyReplicas"] = ready
             status["availableReplicas"] = ready
@@ -377,6 +366,33 @@ class Controller:
             updated = copy.deepcopy(current)
             updated["status"] = status
             cluster.store(REPLICASETS, updated)
+
+    def _replicaset_pods(self, rs: JSON, selector: list[Requirement]) -> list[JSON]:
+        """The live pods a ReplicaSet owns; pods relabelled out of its selector are
+        released (orphaned), as the real controller does, and get replaced."""
+        uid = rs["metadata"]["uid"]
+        pods: list[JSON] = []
+        for pod in self.cluster.items(PODS, rs["metadata"]["namespace"]):
+            if not owned_by(pod, uid) or _terminal(pod):
+                continue
+            if matches_labels(selector, pod["metadata"].get("labels")):
+                pods.append(pod)
+            else:
+                self._release(pod, uid)
+        return pods
+
+    def _release(self, pod: JSON, owner_uid: str) -> None:
+        released = copy.deepcopy(pod)
+        refs = [
+            r
+            for r in released["metadata"].get("ownerReferences") or []
+            if r.get("uid") != owner_uid
+        ]
+        if refs:
+            released["metadata"]["ownerReferences"] = refs
+        else:
+            released["metadata"].pop("ownerReferences", None)
+        self.cluster.store(PODS, released)
 
     def _deployment_status(
         self, deployment: JSON, new_rs_name: str, stall_reason: str | None
@@ -688,6 +704,14 @@ class Controller:
             ),
         )
         return cluster.insert(EVENTS, obj)
+
+
+def _stall_state(reason: str | None) -> PodState:
+    if reason is None:
+        return PodState()
+    if reason in builders.PENDING_WAIT_REASONS:
+        return PodState(waiting_reason=reason)
+    return PodState(waiting_reason=reason, restart_count=5, terminated_reason="Error")
 
 
 def _job_finished(job: JSON) -> bool:

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,12 +103,17 @@ class ApiServer:
     """aiohttp handler for every path."""
 
     def __init__(
-        self, cluster: Cluster, controller: Controller, gate: Gate, *, auto_reconcile: Any
+        self,
+        cluster: Cluster,
+        controller: Controller,
+        gate: Gate,
+        *,
+        auto_reconcile: Callable[[], bool],
     ) -> None:
         self.cluster = cluster
         self.controller = controller
         self.gate = gate
-        self._auto_reconcile = auto_reconcile  # a callable returning bool
+        self._auto_reconcile = auto_reconcile
         self._watch_queues: set[asyncio.Queue[tuple[str, JSON] | None]] = set()
         self.server_address = "127.0.0.1:0"
 
@@ -363,6 +369,7 @@ class ApiServer:
 
     def _list(self, rtype: ResourceType, route: Route, query: Any) -> web.StreamResponse:
         labels, fields = self._selectors(rtype, query)
+        self._progress_jobs()
         items = self.cluster.list(rtype, route.namespace, labels, fields)
         return json_response(self._list_doc(rtype, items, query))
 

@@ -44,6 +44,7 @@ CREATE TABLE action_requests (
     kind         text        NOT NULL,
     params       jsonb       NOT NULL,
     summary      text        NOT NULL,
+    details      jsonb       NOT NULL DEFAULT '[]',
     requested_by text        NOT NULL,
     requested_at timestamptz NOT NULL,
     expires_at   timestamptz NOT NULL,
@@ -77,10 +78,23 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_at ON audit_log (at);
 
+-- Raw samples are kept for 48 hours, then folded into hourly rows kept for
+-- 90 days (see Store.prune_samples), so neither table grows without bound.
 CREATE TABLE queue_samples (
     playbook text        NOT NULL,
     queue    text        NOT NULL,
     at       timestamptz NOT NULL,
     depth    bigint      NOT NULL,
     PRIMARY KEY (playbook, queue, at)
+);
+CREATE INDEX queue_samples_at ON queue_samples (at);
+
+CREATE TABLE queue_samples_hourly (
+    playbook  text             NOT NULL,
+    queue     text             NOT NULL,
+    hour      timestamptz      NOT NULL,
+    max_depth bigint           NOT NULL,
+    avg_depth double precision NOT NULL,
+    samples   integer          NOT NULL,
+    PRIMARY KEY (playbook, queue, hour)
 );
