@@ -402,7 +402,7 @@ def test_enforced_hpa_takes_scaling_back(emulator: KubeEmulator, api: client.Api
     events = (
         core_api(api).list_namespaced_event(NS, field_selector="reason=SuccessfulRescale").items
     )
-    assert [e.message.split(";")[0] for e in events] != []
+    assert {e.message.split(";")[0] for e in events} == {"New size: 3", "New size: 8"}
 
 
 def test_list_pagination(emulator: KubeEmulator, api: client.ApiClient) -> None:

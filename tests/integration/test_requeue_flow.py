@@ -79,7 +79,7 @@ async def test_samples_are_downsampled_after_48_hours(store, playbook):
     for minute in range(0, 180, 15):  # three hours of samples, four an hour
         at = start + timedelta(minutes=minute)
         await store.save_sample(playbook.name, QueueSample(at, {"email_processing_queue": minute}))
-    now = start + timedelta(hours=49)
+    now = start + timedelta(hours=51)  # every sample is now older than 48 hours
     folded, dropped = await store.prune_samples(
         now, raw_for=RAW_SAMPLES_FOR, hourly_for=HOURLY_SAMPLES_FOR
     )
