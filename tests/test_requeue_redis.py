@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import itertools
 import os
 import random
 import signal
@@ -28,7 +30,12 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
 from redis.retry import Retry
 
-from bot.adapters.queues.requeue import RedisUnavailable, requeue_stuck, scan_stuck
+from bot.adapters.queues.requeue import (
+    REQUEUE_LUA,
+    RedisUnavailable,
+    requeue_stuck,
+    scan_stuck,
+)
 from bot.domain.requeue import RequeueProgress, RequeueResult
 
 THRESHOLD = 600.0
@@ -234,7 +241,8 @@ async def test_requeue_moves_exactly_the_stale_and_missing_ids(
     queue, members = await placement(redis_client, keys)
     assert set(queue) == jobs.stuck and max(queue.values()) == 1
     assert set(members) == jobs.left
-    assert (result.moved, result.skipped_renewed, result.skipped_gone) == (13, 6, 0)
+    assert (result.moved, result.skipped_renewed, result.skipped_gone) == (13, 0, 0)
+    assert result.still_running == 6
     assert result.malformed == 10 and set(result.malformed_sample) <= set(jobs.malformed)
     assert (result.examined, result.target_queue) == (29, keys.queue)
     # Moved ids lose their heartbeat; the ones left keep theirs untouched.
@@ -263,8 +271,43 @@ async def test_heartbeat_renewed_after_the_scan_keeps_the_job_in_the_set(
     queue, members = await placement(redis_client, keys)
     assert set(queue) == {"stale-0", "stale-2"}
     assert set(members) == {"stale-1"}
-    assert (result.moved, result.skipped_renewed) == (2, 1)
+    assert (result.moved, result.still_running, result.skipped_renewed) == (2, 1, 0)
     assert await redis_client.exists(keys.heartbeat_of("stale-1"))
+
+
+class RenewsBeforeTheMove(aioredis.Redis):
+    """A client that lets a worker heartbeat just before each requeue script runs.
+
+    That is the narrowest race there is: the id was classified stuck a moment ago.
+    """
+
+    renew: str = ""
+
+    async def execute_command(self, *args: object, **options: object) -> object:
+        if args[0] == "EVALSHA" and args[1] == REQUEUE_SHA and self.renew:
+            seconds, _ = await super().execute_command("TIME")
+            await super().execute_command("SET", self.renew, seconds)
+        return await super().execute_command(*args, **options)
+
+
+REQUEUE_SHA = hashlib.sha1(REQUEUE_LUA.encode(), usedforsecurity=False).hexdigest()
+
+
+async def test_heartbeat_renewed_between_the_check_and_the_move_is_left_alone(
+    redis_url: str, redis_client: aioredis.Redis
+) -> None:
+    keys, jobs = Keys(), make_jobs(stale=3, missing=1)
+    await seed(redis_client, keys, jobs)
+    client = RenewsBeforeTheMove.from_url(redis_url, decode_responses=True)
+    client.renew = keys.heartbeat_of("stale-2")
+    try:
+        result = await requeue(client, keys)
+    finally:
+        await client.aclose()
+
+    assert (result.moved, result.skipped_renewed) == (3, 1)
+    assert await redis_client.smembers(keys.processing) == {"stale-2"}
+    await assert_each_id_once(redis_client, keys, jobs.every)
 
 
 async def test_ids_that_are_not_utf8_round_trip_byte_for_byte(
@@ -415,7 +458,7 @@ async def test_property_every_id_ends_in_exactly_one_place(
     )
 )
 async def test_property_scan_and_requeue_agree_on_what_is_stuck(
-    redis_client: aioredis.Redis, heartbeats: list[None | str | int | float]
+    redis_client: aioredis.Redis, heartbeats: list[str | int | float | None]
 ) -> None:
     """Python (the scan) and Lua (the requeue) read heartbeats with the same grammar."""
     keys = Keys()
@@ -486,7 +529,7 @@ async def test_progress_is_throttled_increasing_and_ends_with_the_total(
     assert 2 < len(updates) < 30, "30 batches, so throttled but not silent"
     times = [at for at, _ in updates]
     # At most one update per 1.2 s; only the final one may come sooner.
-    assert all(later - earlier >= 1.2 for earlier, later in zip(times[:-2], times[1:-1]))
+    assert all(later - earlier >= 1.2 for earlier, later in itertools.pairwise(times[:-1]))
     final = updates[-1][1]
     assert (final.done, final.total, final.moved) == (300, 300, 250)
     assert result.moved == 250

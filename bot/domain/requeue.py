@@ -163,12 +163,13 @@ class StuckTally:
 
 @dataclass(frozen=True)
 class BatchOutcome:
-    """What one atomic batch script did (or, for ``malformed``, what was left alone)."""
+    """What became of one batch: what its atomic script did, and what it was not offered."""
 
     moved: int = 0
     skipped_renewed: int = 0
     skipped_gone: int = 0
     malformed: int = 0
+    still_running: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,16 +188,18 @@ class RequeueProgress:
 
 @dataclass(frozen=True)
 class RequeueResult:
-    """What a requeue did. Every id examined is in exactly one of these buckets or was fresh.
+    """What a requeue did. Every id examined is counted in exactly one bucket.
 
     - ``moved``: taken out of the processing set and pushed onto ``target_queue``.
-    - ``skipped_renewed``: looked stuck, but had a fresh heartbeat when its batch ran; left.
-    - ``skipped_gone``: no longer in the processing set when its batch ran: moved by a
-      concurrent requeue (another replica), finished by its worker meanwhile, or listed twice
-      by SSCAN. Never pushed twice.
-    - ``malformed``: heartbeat is not a number; deliberately **not** requeued (a human should
-      look), left in the processing set with its heartbeat untouched. ``malformed_sample``
-      names some of them.
+    - ``skipped_renewed``: looked stuck, but its heartbeat was fresh again when its batch's
+      script ran: the worker came back. Left in the set.
+    - ``skipped_gone``: looked stuck, but was no longer in the processing set when its
+      batch's script ran: moved by a concurrent requeue (another replica), finished by its
+      worker meanwhile, or listed twice by SSCAN. Never pushed twice.
+    - ``malformed``: heartbeat is not a number (or its key is not a string); deliberately
+      **not** requeued, a person should look. Left in the set, heartbeat untouched;
+      ``malformed_sample`` names some of them.
+    - ``still_running``: had a fresh heartbeat: a live job, never a candidate.
     """
 
     moved: int
@@ -207,6 +210,7 @@ class RequeueResult:
     target_queue: str
     malformed_sample: tuple[str, ...] = ()
     examined: int = 0
+    still_running: int = 0
 
 
 @dataclass
@@ -218,6 +222,7 @@ class RequeueTally:
     skipped_renewed: int = 0
     skipped_gone: int = 0
     malformed: int = 0
+    still_running: int = 0
     malformed_sample: list[str] = field(default_factory=list)
 
     def add(self, examined: int, outcome: BatchOutcome) -> None:
@@ -226,6 +231,7 @@ class RequeueTally:
         self.skipped_renewed += outcome.skipped_renewed
         self.skipped_gone += outcome.skipped_gone
         self.malformed += outcome.malformed
+        self.still_running += outcome.still_running
 
     def note_malformed(self, job_id: bytes | str) -> None:
         if len(self.malformed_sample) < self.sample_size:
@@ -251,6 +257,7 @@ class RequeueTally:
             target_queue=self.target_queue,
             malformed_sample=tuple(self.malformed_sample),
             examined=self.examined,
+            still_running=self.still_running,
         )
 
 

@@ -65,6 +65,7 @@ class ActionService:
         self._directory = directory
         self._playbook = playbook
         self._clock = clock
+        self.requeue_progress_interval = REQUEUE_PROGRESS_INTERVAL
         self._executors: dict[ActionKind, Executor] = {
             ActionKind.SCALE: self._execute_scale,
             ActionKind.REQUEUE: self._execute_requeue,
@@ -245,7 +246,7 @@ class ActionService:
                 target_queue=target,
                 older_than_seconds=float(params["older_than_seconds"]),
                 on_progress=on_progress,
-                progress_interval_seconds=REQUEUE_PROGRESS_INTERVAL,
+                progress_interval_seconds=self.requeue_progress_interval,
             )
         except RedisUnavailable as exc:
             raise ActionFailed(str(exc)) from exc

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.adapters.queues.depths import connect, queue_depths
-from bot.demo.sandbox import INCIDENT_CHANNEL_ID
 from bot.adapters.slack.notifier import SlackNotifier
+from bot.demo.sandbox import INCIDENT_CHANNEL_ID
 from bot.services.monitor import Monitor
 from tests.integration.tcp_gate import TcpGate
 
@@ -18,9 +18,7 @@ async def test_depths_of_every_queue(redis_client, playbook):
     assert depths == {"email_processing_queue": 7, "analysis_queue": 3, "notification_queue": 0}
 
 
-async def test_redis_outage_is_reported_once_and_recovery_once(
-    sandbox, clock, playbook, redis_url
-):
+async def test_redis_outage_is_reported_once_and_recovery_once(sandbox, clock, playbook, redis_url):
     gate = await TcpGate(redis_url).start()
     client = connect(gate.url(), timeout_seconds=0.5)
     runtime = sandbox.runtime

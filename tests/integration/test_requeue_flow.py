@@ -40,7 +40,9 @@ async def test_requeue_dry_run_approval_and_result(sandbox, redis_client):
     done = await sandbox.click("bob", approval, ActionId.APPROVE.value)
     assert done.text == "Approved; the action succeeded."
     queued = await redis_client.lrange("email_processing_queue", 0, -1)
-    assert sorted(queued) == sorted([f"stale-{i}" for i in range(30)] + [f"missing-{i}" for i in range(10)])
+    assert sorted(queued) == sorted(
+        [f"stale-{i}" for i in range(30)] + [f"missing-{i}" for i in range(10)]
+    )
     remaining = await redis_client.smembers("processing_jobs")
     assert remaining == {f"fresh-{i}" for i in range(20)} | {"bad-0", "bad-1"}
     assert await redis_client.exists("heartbeat:stale-0") == 0
@@ -96,3 +98,25 @@ async def test_samples_are_downsampled_after_48_hours(store, playbook):
     )
     assert dropped == 3
     assert await store.hourly_samples(playbook.name, "email_processing_queue") == []
+
+
+async def test_long_requeue_edits_one_progress_message(sandbox, redis_client):
+    stale = int(time.time()) - 3600
+    ids = [f"job-{i}" for i in range(5000)]
+    await redis_client.sadd("processing_jobs", *ids)
+    await redis_client.mset({f"heartbeat:{i}": stale for i in ids})
+    sandbox.runtime.actions.requeue_progress_interval = 0  # every batch may publish
+    await sandbox.command("alice", "requeue")
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    await sandbox.click("bob", approval, ActionId.APPROVE.value)
+    progress = [
+        m for m in sandbox.slack.thread(approval.channel, approval.ts) if ":recycle:" in m.text
+    ]
+    assert len(progress) == 1  # one message, edited as the requeue goes
+    versions = [v.text for v in progress[0].versions]
+    assert len(versions) >= 3
+    assert versions[0].startswith(":recycle: Requeueing: ")
+    assert "/ 5,000" in versions[0] and "ids/s" in versions[0]
+    assert versions[-1].startswith(":recycle: Requeue finished: moved 5,000")
+    assert await redis_client.llen("email_processing_queue") == 5000
+    assert await redis_client.scard("processing_jobs") == 0

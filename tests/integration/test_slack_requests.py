@@ -74,7 +74,9 @@ async def test_forged_button_value_is_harmless(sandbox):
         response_url=sandbox.slack.response_url("forged"),
     )
     assert result.status == 200
-    await sandbox.slack.wait_for(lambda: bool(sandbox.slack.ephemerals(INCIDENT_CHANNEL_ID, bob.user_id)))
+    await sandbox.slack.wait_for(
+        lambda: bool(sandbox.slack.ephemerals(INCIDENT_CHANNEL_ID, bob.user_id))
+    )
     assert "malformed" in sandbox.slack.ephemerals(INCIDENT_CHANNEL_ID, bob.user_id)[-1].text
     status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
     assert status.desired == 2
@@ -103,3 +105,17 @@ async def test_healthz_and_readyz(sandbox):
         async with http.get(f"{base}/readyz") as resp:
             assert resp.status == 503
             assert (await resp.json())["checks"]["slack"] is False
+
+
+async def test_alert_scale_button_asks_for_the_runbook_replicas(sandbox, redis_client, clock):
+    from datetime import timedelta
+
+    await redis_client.lpush("email_processing_queue", *range(1200))
+    for _ in range(11):
+        await sandbox.runtime.monitor.tick()
+        clock.advance(timedelta(minutes=1))
+    alert = sandbox.find_message(ActionId.ALERT_SCALE.value)
+    answer = await sandbox.click("carol", alert, ActionId.ALERT_SCALE.value)
+    assert answer.text.startswith("Approval requested: Scale `phishnet-worker-email` from 2 to 6")
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    assert "Requested by <@U0ENGLEAD>" in approval.rendered

@@ -33,7 +33,13 @@ async def test_migrations_are_idempotent_and_safe_concurrently(postgres_server_u
             for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
         }
         await conn.close()
-        assert {"incidents", "timeline_events", "action_requests", "approvals", "audit_log"} <= tables
+        assert {
+            "incidents",
+            "timeline_events",
+            "action_requests",
+            "approvals",
+            "audit_log",
+        } <= tables
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()

@@ -23,8 +23,13 @@ async def tick_minutes(sandbox: Sandbox, clock, minutes: int) -> None:
 
 
 def alerts(sandbox: Sandbox):
-    return [m for m in sandbox.channel_messages() if "Incident #" in m.rendered and m.is_bot
-            and any(b.get("type") == "header" for b in m.blocks or [])]
+    return [
+        m
+        for m in sandbox.channel_messages()
+        if "Incident #" in m.rendered
+        and m.is_bot
+        and any(b.get("type") == "header" for b in m.blocks or [])
+    ]
 
 
 async def test_backlog_to_report(sandbox: Sandbox, redis_client, clock):
@@ -44,7 +49,11 @@ async def test_backlog_to_report(sandbox: Sandbox, redis_client, clock):
     await tick_minutes(sandbox, clock, 5)
     assert len(alerts(sandbox)) == 1  # one incident, not one per sample
 
+    acked = await sandbox.click("alice", alert, ActionId.ACK.value)
+    assert acked.text == "Incident #1 acknowledged."
+
     status = await sandbox.command("alice", "status")
+    assert "*Incident* #1 (acknowledged" in status.text
     assert "`email_processing_queue`: 2,500 (alert above 1,000)" in status.text
     assert "`phishnet-worker-email`: 2/2 ready" in status.text
     assert "peak 2,500" in status.text
@@ -106,7 +115,9 @@ async def test_backlog_to_report(sandbox: Sandbox, redis_client, clock):
     posted = [m for m in sandbox.channel_messages() if "Report for incident" in m.rendered]
     assert len(posted) == 1 and "Peak Queue Size" in posted[0].rendered
 
-    audit = [(e["actor"], e["action"], e["outcome"]) for e in await sandbox.runtime.store.audit_entries()]
+    audit = [
+        (e["actor"], e["action"], e["outcome"]) for e in await sandbox.runtime.store.audit_entries()
+    ]
     assert audit == [
         (ALICE, "scale", "requested"),
         (PEOPLE["dave"].user_id, "scale", "approval refused"),

@@ -16,7 +16,11 @@ PLAYBOOK = Path(__file__).parents[2] / "playbooks" / "queue-backlog.yml"
 
 def test_phishnet_playbook_carries_the_runbook_names_and_numbers(playbook):
     assert playbook.namespace == "phishnet"
-    assert playbook.queue_names == ("email_processing_queue", "analysis_queue", "notification_queue")
+    assert playbook.queue_names == (
+        "email_processing_queue",
+        "analysis_queue",
+        "notification_queue",
+    )
     email = playbook.queue("email_processing_queue")
     assert email.metric == "phishnet_email_queue_size"
     assert email.deployment == "phishnet-worker-email"
@@ -137,7 +141,9 @@ def test_check_playbook_command_exit_codes(tmp_path, capsys):
     assert main(["check-playbook", str(PLAYBOOK)]) == 0
     assert "ok" in capsys.readouterr().out
     broken = tmp_path / "broken.yml"
-    broken.write_text(_broken(lambda d: d["deployments"]["phishnet-worker-email"].pop("max_replicas")))
+    broken.write_text(
+        _broken(lambda d: d["deployments"]["phishnet-worker-email"].pop("max_replicas"))
+    )
     assert main(["check-playbook", str(broken)]) == 1
     err = capsys.readouterr().err
     assert f"{broken}: deployments.phishnet-worker-email.max_replicas: Field required" in err

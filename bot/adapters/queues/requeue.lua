@@ -2,13 +2,14 @@
 --
 -- KEYS[1]      processing set (SET)
 -- KEYS[2]      target queue (LIST)
--- KEYS[3..]    heartbeat keys, one per job id (every key in KEYS: cluster safety)
+-- KEYS[3..]    heartbeat keys of the ids that looked stuck (every key in KEYS:
+--              cluster safety)
 -- ARGV[1]      threshold in seconds: a heartbeat older than this is stale
 -- ARGV[2]      heartbeat key prefix, ARGV[3] suffix: key = prefix .. job id .. suffix
 --
 -- Returns {moved, renewed, gone, malformed, up to 10 malformed ids...}:
 --   moved      SREMed from the set (SREM returned 1), heartbeat deleted, LPUSHed
---   renewed    heartbeat fresh: the job is running; left alone
+--   renewed    heartbeat fresh again since the caller looked: left alone
 --   gone       stale or missing heartbeat but no longer in the set (another requeue
 --              or its worker took it): not pushed
 --   malformed  heartbeat is not a number, or its key is not a string: left alone
@@ -16,7 +17,7 @@
 -- The job id is cut out of its heartbeat key, so a key and its id cannot get out
 -- of step (and each id crosses the wire once).
 --
--- The script is the authority on what moves: it reads every heartbeat itself, at
+-- The script is the authority on what moves: it reads every heartbeat again, at
 -- Redis time, when the batch runs. It runs atomically, so no client ever sees an
 -- id in neither place, and two requeues (or a retried call) never push the same id
 -- twice: only one SREM returns 1.
@@ -25,8 +26,8 @@
 -- make a write fail is checked before the first write: the arguments, every key's
 -- shape and both key types.
 --
--- The heartbeat grammar must match bot.domain.requeue.classify_heartbeat: an
--- optional '-', digits, optionally '.' and digits, at most 32 bytes.
+-- The heartbeat grammar must match bot.domain.requeue.classify_heartbeat and
+-- scan.lua: an optional '-', digits, optionally '.' and digits, at most 32 bytes.
 
 local function fail(message)
   return redis.error_reply('ERR requeue: ' .. message)

@@ -7,16 +7,18 @@ the whole set, and can push a job that heartbeated in between.
 Here:
 - the set is walked with ``SSCAN`` in bounded steps and cut into bounded batches
   (``COUNT`` is only a hint), so no single command is proportional to the set;
-- each requeue batch is one ``EVALSHA`` of ``requeue.lua``, which reads every
-  heartbeat itself, ``SREM``s a stuck id and only when that removed it deletes the
-  heartbeat and ``LPUSH``es the id: an id is always in the set or in a queue, never
+- each batch's heartbeats are classified (read-only), and the ids that look stuck go
+  to one ``EVALSHA`` of ``requeue.lua``, which reads their heartbeats again, ``SREM``s
+  each still-stuck id and only when that removed it deletes the heartbeat and
+  ``LPUSH``es the id: an id is always in the set or in a queue, never
   both, never neither, and is pushed at most once however many requeues (or bot
   replicas, or client retries) run at once;
 - ids are read and written as raw bytes, so any id Redis can hold round-trips
   unchanged, whatever the client's ``decode_responses``;
-- the SSCAN steps run in ``scan.lua``, which answers with the ids concatenated
-  instead of one reply element per id: redis-py's pure-Python parser costs ~7 us
-  per element, which would otherwise be most of a requeue's time.
+- the read-only steps (SSCAN, classifying heartbeats) run in ``scan.lua``, which
+  answers with a few bulk strings instead of one reply element per id: redis-py's
+  pure-Python parser costs ~7 us per element, which would otherwise be most of a
+  requeue's time.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.domain.requeue import (
     BatchOutcome,
+    HeartbeatState,
     ProgressThrottle,
     RequeueProgress,
     RequeueResult,
@@ -212,7 +215,7 @@ class _Requeue:
         self._target_queue = target_queue
         self._keys = keys
         # repr() round-trips a float exactly; Lua's tonumber reads it back bit for bit.
-        self._args = (repr(threshold), *keys.affixes)
+        self._threshold = repr(threshold)
         self._clock = clock
         self._started = clock()
         self._tally = RequeueTally(target_queue)
@@ -221,18 +224,54 @@ class _Requeue:
         self._requeue_script = _RawScript(client, REQUEUE_LUA)
 
     async def batch(self, ids: list[bytes]) -> None:
+        heartbeat_keys = self._keys.for_ids(ids)
+        reply = await self.scan_script(keys=heartbeat_keys, args=[b"heartbeats", self._threshold])
+        states: str = reply.decode("ascii")
+        candidates = self._candidates(ids, heartbeat_keys, states)
+        outcome = BatchOutcome(
+            malformed=states.count(HeartbeatState.MALFORMED),
+            still_running=states.count(HeartbeatState.FRESH),
+        )
+        if candidates:
+            outcome = self._add(outcome, await self._requeue(candidates))
+        self._tally.add(len(ids), outcome)
+
+    def _candidates(self, ids: list[bytes], keys: list[bytes], states: str) -> list[bytes]:
+        """The heartbeat keys of ids that look stuck; malformed ones are noted, never sent."""
+        if len(states) != len(ids):
+            raise RuntimeError(f"scan.lua classified {len(states)} heartbeats for {len(ids)} ids")
+        candidates: list[bytes] = []
+        for job_id, key, state in zip(ids, keys, states, strict=True):
+            if state in _STUCK:
+                candidates.append(key)
+            elif state == HeartbeatState.MALFORMED:
+                self._tally.note_malformed(job_id)
+        return candidates
+
+    async def _requeue(self, heartbeat_keys: list[bytes]) -> list[Any]:
         keys: list[str | bytes] = [self._processing_set, self._target_queue]
-        keys += self._keys.for_ids(ids)
+        keys += heartbeat_keys
         # Until the reply arrives this batch may or may not have run (never half).
         # Re-running it (redis-py retries after a timeout) is harmless: ids it moved
         # are no longer in the set, so the second run counts them as gone.
-        self._in_flight = len(ids)
-        reply = await self._requeue_script(keys=keys, args=self._args)
+        self._in_flight = len(heartbeat_keys)
+        args = (self._threshold, *self._keys.affixes)
+        reply: list[Any] = await self._requeue_script(keys=keys, args=args)
         self._in_flight = 0
-        outcome = BatchOutcome(*(int(count) for count in reply[:4]))
-        self._tally.add(len(ids), outcome)
+        return reply
+
+    def _add(self, outcome: BatchOutcome, reply: list[Any]) -> BatchOutcome:
+        """Fold requeue.lua's ``{moved, renewed, gone, malformed, malformed ids...}`` in."""
+        moved, renewed, gone, malformed = (int(count) for count in reply[:4])
         for job_id in reply[4:]:
             self._tally.note_malformed(job_id)
+        return BatchOutcome(
+            moved=moved,
+            skipped_renewed=renewed,
+            skipped_gone=gone,
+            malformed=outcome.malformed + malformed,
+            still_running=outcome.still_running,
+        )
 
     def unavailable(self, exc: Exception) -> RedisUnavailable:
         partial = self.result()
@@ -244,6 +283,9 @@ class _Requeue:
 
     def result(self) -> RequeueResult:
         return self._tally.result(self._clock() - self._started)
+
+
+_STUCK = frozenset({HeartbeatState.STALE.value, HeartbeatState.MISSING.value})
 
 
 class _ProgressReporter:
@@ -324,7 +366,7 @@ async def _walk(scan_script: _RawScript, key: str, count: int) -> AsyncIterator[
     """SSCAN steps. Every id present for the whole walk is returned at least once."""
     cursor = b"0"
     while True:
-        cursor, lengths, joined = await scan_script(keys=[key], args=[cursor, count])
+        cursor, lengths, joined = await scan_script(keys=[key], args=[b"ids", cursor, count])
         if joined or lengths:
             yield _split_ids(lengths, joined)
         if cursor == b"0":
