@@ -57,7 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo.run import run_demo
 
         return asyncio.run(
-            run_demo(report_path=args.report, speed=args.speed, verbose=not args.quiet)
+            run_demo(
+                report_path=args.report,
+                speed=args.speed,
+                verbose=not args.quiet,
+                data_dir=settings.data_dir,
+            )
         )
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))

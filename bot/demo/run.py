@@ -86,9 +86,13 @@ class Simulation:
 
 
 async def run_demo(
-    *, report_path: Path | None = None, speed: float = 120.0, verbose: bool = True
+    *,
+    report_path: Path | None = None,
+    speed: float = 120.0,
+    verbose: bool = True,
+    data_dir: Path | None = None,
 ) -> int:
-    data_dir = default_data_dir() / "demo"
+    data_dir = (data_dir or default_data_dir()) / "demo"
     shutil.rmtree(data_dir, ignore_errors=True)  # every demo starts from nothing
     data_dir.mkdir(parents=True)
     redis_server = EmbeddedRedis(data_dir / "redis")

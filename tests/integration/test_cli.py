@@ -1,0 +1,164 @@
+"""The command line as a user runs it: real processes, real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from bot.emulators.kube import KubeEmulator
+from bot.emulators.slack_api import SlackEmulator
+from bot.emulators.slack_requests import SlackClientSimulator
+
+ROOT = Path(__file__).parents[2]
+
+
+async def _run(*args: str, env: dict[str, str], limit: float = 120) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), limit)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(extra)
+    return env
+
+
+async def test_demo_runs_the_whole_story_and_writes_the_report(tmp_path):
+    report = tmp_path / "report.md"
+    code, out, err = await _run(
+        "demo", "--report", str(report), env=_env(BACKLOG_BOT_DATA_DIR=str(tmp_path / "data"))
+    )
+    assert code == 0, err
+    assert f"Incident report written to {report}" in out
+    assert "alice types: /backlog scale phishnet-worker-email 6" in out
+    assert "Only members of" in out  # dave's refused approval is shown
+    text = report.read_text()
+    assert "Scale `phishnet-worker-email` from 2 to 6 replicas" in text
+    assert "approved by <@U0SENIORDEVOPS>: succeeded" in text
+    peak = re.search(r"\*\*Peak Queue Size\*\*: ([\d,]+)", text)
+    assert peak and int(peak.group(1).replace(",", "")) > 1000
+    for stamp in ("Detection", "Mitigation Started", "Resolution"):
+        assert re.search(rf"- {stamp}: \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text), stamp
+
+
+async def test_migrate_then_report(postgres_server_url, tmp_path):
+    from tests.conftest import _with_database
+
+    name = "bb_cli_" + os.urandom(4).hex()
+    admin = await asyncpg.connect(postgres_server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = _with_database(postgres_server_url, name)
+        env = _env(DATABASE_URL=url, BACKLOG_BOT_DATA_DIR=str(tmp_path))
+        code, out, _ = await _run("migrate", env=env)
+        assert (code, out.strip()) == (0, "applied migrations: [1]")
+        code, out, _ = await _run("migrate", env=env)
+        assert (code, out.strip()) == (0, "schema is up to date")
+        code, _, err = await _run("report", "42", env=env)
+        assert code == 1 and "no incident #42" in err
+        conn = await asyncpg.connect(url)
+        await conn.execute(
+            "INSERT INTO incidents (playbook, title, severity, state, rule, queue, detected_at,"
+            " peak_depth, peak_queue) VALUES ('phishnet-queue-backlog', 'Backlog', 'warning',"
+            " 'open', 'EmailQueueBacklog', 'email_processing_queue', now(), 4321,"
+            " 'email_processing_queue')"
+        )
+        await conn.close()
+        code, out, _ = await _run("report", "1", env=env)
+        assert code == 0
+        assert out.startswith("## Queue Backlog Incident Report")
+        assert "**Peak Queue Size**: 4,321" in out
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_serve_answers_health_and_signed_commands(
+    redis_url, migrated_database, tmp_path, redis_client
+):
+    slack = SlackEmulator(bot_token="xoxb-serve-test", channels={"C1": "phishnet-incidents"})
+    kube = KubeEmulator()
+    await slack.start()
+    await kube.start()
+    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", namespace="phishnet")
+    port = _free_port()
+    env = _env(
+        SLACK_BOT_TOKEN="xoxb-serve-test",
+        SLACK_SIGNING_SECRET="serve-test-secret",
+        SLACK_API_URL=slack.api_url,
+        REDIS_URL=redis_url,
+        DATABASE_URL=migrated_database,
+        KUBECONFIG=str(kubeconfig),
+        PORT=str(port),
+        BACKLOG_BOT_DATA_DIR=str(tmp_path),
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"{base}/healthz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            async with http.get(f"{base}/readyz") as resp:
+                assert resp.status == 200
+            async with http.get(f"{base}/metrics") as resp:
+                assert "backlog_bot_rule_firing" in await resp.text()
+        people = SlackClientSimulator(f"{base}/slack/events", "serve-test-secret")
+        result = await people.slash_command(
+            "help",
+            user_id="U1",
+            user_name="u",
+            channel_id="C1",
+            response_url=slack.response_url("help"),
+        )
+        assert result.status == 200
+        await slack.wait_for(lambda: bool(slack.responses("help")), within=10)
+        assert "*Usage:*" in slack.responses("help")[0].text
+    finally:
+        proc.terminate()
+        _, err = await proc.communicate()
+        await kube.stop()
+        await slack.stop()
+    assert b"serve-test-secret" not in err and b"xoxb-serve-test" not in err
+
+
+async def test_serve_without_slack_credentials_says_which(tmp_path):
+    code, _, err = await _run("serve", env=_env(BACKLOG_BOT_DATA_DIR=str(tmp_path)), limit=30)
+    assert code == 2
+    assert "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set" in err
