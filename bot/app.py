@@ -33,7 +33,7 @@ from bot.adapters.slack.app import (
 )
 from bot.adapters.slack.client import make_client
 from bot.adapters.slack.notifier import SlackDirectory, SlackNotifier
-from bot.adapters.store import Store, migrate
+from bot.adapters.store import LeaderLock, Store, migrate
 from bot.domain.models import Clock, system_clock
 from bot.domain.playbook import Playbook, load_playbook
 from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
@@ -69,6 +69,7 @@ class Runtime:
     embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
 
     async def close(self) -> None:
+        await self.monitor.close()
         await self.store.close()
         await self.redis.aclose()
         self.kube.close()
@@ -105,7 +106,8 @@ async def build_runtime(
     notifier = SlackNotifier(slack)
     directory = SlackDirectory(slack, playbook)
     incidents = IncidentService(store, notifier, playbook, clock)
-    monitor = Monitor(redis, store, incidents, notifier, playbook, clock)
+    leader = LeaderLock(database_url)
+    monitor = Monitor(redis, store, incidents, notifier, playbook, clock, leader)
     actions = ActionService(
         store=store,
         redis=redis,

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import redis.asyncio as aioredis
 
 from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
-from bot.adapters.store import Store
+from bot.adapters.store import LeaderLock, Store
 from bot.domain.models import Clock, QueueSample
 from bot.domain.playbook import Playbook
 from bot.services.incidents import IncidentService
@@ -34,7 +34,9 @@ class Monitor:
         notifier: Notifier,
         playbook: Playbook,
         clock: Clock,
+        leader: LeaderLock | None = None,
     ) -> None:
+        self._leader = leader
         self._redis = redis
         self._store = store
         self._incidents = incidents
@@ -46,6 +48,9 @@ class Monitor:
         self.last_sample: QueueSample | None = None
 
     async def tick(self) -> QueueSample | None:
+        """Samples once; None when Redis is down or another replica is the sampler."""
+        if self._leader is not None and not await self._leader.held():
+            return None
         try:
             depths = await queue_depths(self._redis, self._playbook.queue_names)
         except QueuesUnavailable as exc:
@@ -58,6 +63,10 @@ class Monitor:
         await self._incidents.observe(sample)
         await self._prune(sample.at)
         return sample
+
+    async def close(self) -> None:
+        if self._leader is not None:
+            await self._leader.release()
 
     async def _prune(self, now: datetime) -> None:
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
