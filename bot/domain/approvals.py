@@ -23,6 +23,7 @@ class ApprovalDecision:
     reason: str = ""
     approvals_after: int = 0
     required: int = 1
+    expired: bool = False
 
 
 def judge_approval(
@@ -41,7 +42,8 @@ def judge_approval(
     so_far = len(request.approvals)
     rejection = _rejection(request, policy, approver, eligible, now)
     if rejection:
-        return ApprovalDecision(Verdict.REJECTED, rejection, so_far, required)
+        expired = request.state is ActionState.PENDING and now >= request.expires_at
+        return ApprovalDecision(Verdict.REJECTED, rejection, so_far, required, expired)
     after = so_far + 1
     verdict = Verdict.COMPLETE if after >= required else Verdict.RECORDED
     return ApprovalDecision(verdict, "", after, required)

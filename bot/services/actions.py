@@ -152,6 +152,10 @@ class ActionService:
         decision, updated = outcome
         if decision.verdict is Verdict.REJECTED:
             await self._audit(updated, user, "approval refused", {"reason": decision.reason})
+            if decision.expired:
+                expired = await self._store.expire_action(request_id, now)
+                if expired is not None:
+                    await self._notifier.update_approval_request(expired, policy)
             return ClickOutcome(decision.reason, updated)
         await self._record(updated, EventKind.ACTION_APPROVED, user, f"Approved: {updated.summary}")
         await self._audit(updated, user, "approved")

@@ -119,3 +119,18 @@ async def test_alert_scale_button_asks_for_the_runbook_replicas(sandbox, redis_c
     assert answer.text.startswith("Approval requested: Scale `phishnet-worker-email` from 2 to 6")
     approval = sandbox.find_message(ActionId.APPROVE.value)
     assert "Requested by <@U0ENGLEAD>" in approval.rendered
+
+
+async def test_expired_request_cannot_be_approved_and_says_so(sandbox, clock):
+    from datetime import timedelta
+
+    await sandbox.command("alice", "scale phishnet-worker-email 8")
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    clock.advance(timedelta(minutes=31))  # the playbook's default expiry is 30 minutes
+    late = await sandbox.click("bob", approval, ActionId.APPROVE.value)
+    assert "expired" in late.text
+    shown = sandbox.slack.message(approval.channel, approval.ts).rendered
+    assert "Expired before it was approved; nothing was done" in shown
+    assert "[Approve]" not in shown
+    status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
+    assert status.desired == 2

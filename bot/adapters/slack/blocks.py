@@ -160,6 +160,8 @@ def _final_line(request: ActionRequest) -> str:
             return f":x: Approved by {approvers}; failed: {request.error}"
         case ActionState.DENIED:
             return f":no_entry_sign: Denied by <@{request.denied_by}>."
+        case ActionState.EXPIRED:
+            return ":hourglass: Expired before it was approved; nothing was done. Ask again."
     return f"State: {request.state.value}"
 
 

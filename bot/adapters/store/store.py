@@ -326,6 +326,19 @@ class Store:
             assert updated is not None
             return "", updated
 
+    async def expire_action(self, request_id: UUID, at: datetime) -> ActionRequest | None:
+        """Marks a pending request past its expiry as expired; None if it was not."""
+        async with self._pool.acquire() as conn:
+            status = await conn.execute(
+                "UPDATE action_requests SET state = 'expired', finished_at = $2 "
+                "WHERE id = $1 AND state = 'pending' AND expires_at <= $2",
+                request_id,
+                at,
+            )
+            if not status.endswith(" 1"):
+                return None
+            return await _load_request(conn, request_id, lock=False)
+
     async def finish_action(
         self,
         request_id: UUID,
