@@ -10,9 +10,9 @@ Here:
 - each batch's heartbeats are classified (read-only), and the ids that look stuck go
   to one ``EVALSHA`` of ``requeue.lua``, which reads their heartbeats again, ``SREM``s
   each still-stuck id and only when that removed it deletes the heartbeat and
-  ``LPUSH``es the id: an id is always in the set or in a queue, never
-  both, never neither, and is pushed at most once however many requeues (or bot
-  replicas, or client retries) run at once;
+  ``LPUSH``es the id: an id is always in the set or in a queue, never both, never
+  neither, and is pushed at most once however many requeues (or bot replicas, or
+  client retries) run at once;
 - ids are read and written as raw bytes, so any id Redis can hold round-trips
   unchanged, whatever the client's ``decode_responses``;
 - the read-only steps (SSCAN, classifying heartbeats) run in ``scan.lua``, which
@@ -136,7 +136,9 @@ async def requeue_stuck(
     Walks the set itself (a dry-run scan may be minutes old by approval time); the
     batch script decides what moves. Ids with a malformed heartbeat are not moved and
     are reported. ``on_progress`` gets at most one update per
-    ``progress_interval_seconds`` of ``clock`` time, plus always a final one.
+    ``progress_interval_seconds`` of ``clock`` time, plus always a final one; ``clock``
+    also times the run. Batches run one after another: between two scripts Redis
+    serves everyone else, so a requeue never starves the workers.
     """
     _check_bound("batch_size", batch_size)
     run = _Requeue(
