@@ -7,6 +7,7 @@ the demo and the tests with the same code path.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import logs
+from bot.adapters.alertmanager import PayloadError, parse_webhook
 from bot.adapters.kube import KubeClient
 from bot.adapters.queues import depths
 from bot.adapters.slack.app import (
@@ -34,7 +36,7 @@ from bot.adapters.slack.app import (
 from bot.adapters.slack.client import make_client
 from bot.adapters.slack.notifier import SlackDirectory, SlackNotifier
 from bot.adapters.store import LeaderLock, Store, migrate
-from bot.domain.models import Clock, system_clock
+from bot.domain.models import Clock, QueueSample, system_clock
 from bot.domain.playbook import Playbook, load_playbook
 from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
 from bot.services.actions import ActionService
@@ -93,7 +95,14 @@ async def build_runtime(
     signing_secret = _secret(settings.slack_signing_secret)
     if not token or not signing_secret:
         raise ConfigurationError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set")
-    logs.redact.register([token, signing_secret, _secret(settings.slack_app_token)])
+    logs.redact.register(
+        [
+            token,
+            signing_secret,
+            _secret(settings.slack_app_token),
+            _secret(settings.alertmanager_token),
+        ]
+    )
     playbook = playbook or load_playbook(playbook_file(settings.playbook))
     backends = await start_backends(settings)
     redis_url, database_url, embedded = backends.redis_url, backends.database_url, backends.embedded
@@ -198,6 +207,9 @@ def web_application(runtime: Runtime) -> web.Application:
         bolt_response = await runtime.slack_app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
+    async def alertmanager(request: web.Request) -> web.Response:
+        return await receive_alertmanager(runtime, request)
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -211,10 +223,37 @@ def web_application(runtime: Runtime) -> web.Application:
 
     app = web.Application()
     app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/alertmanager", alertmanager)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+async def receive_alertmanager(runtime: Runtime, request: web.Request) -> web.Response:
+    """Alertmanager webhook v4: alerts named like a playbook rule open/extend the incident."""
+    token = _secret(runtime.settings.alertmanager_token)
+    offered = request.headers.get("Authorization", "")
+    if token and not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        return web.json_response({"error": "unauthorized"}, status=401)
+    try:
+        alerts = parse_webhook(await request.read())
+    except PayloadError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    try:
+        depths_now = await depths.queue_depths(runtime.redis, runtime.playbook.queue_names)
+    except depths.QueuesUnavailable:
+        depths_now = {}  # the alert still counts; the depth is shown as unknown (0)
+    sample = QueueSample(at=runtime.clock(), depths=depths_now)
+    results = [
+        {
+            "alert": alert.name,
+            "status": alert.status.value,
+            "outcome": await runtime.incidents.on_external_alert(alert, sample),
+        }
+        for alert in alerts
+    ]
+    return web.json_response({"results": results})
 
 
 async def readiness(runtime: Runtime) -> dict[str, bool]:

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    alertmanager_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /alertmanager requires 'Authorization: Bearer <token>'.",
+    )
     redis_url: str | None = None
     database_url: SecretStr | None = None
     playbook: Path = Path("playbooks/queue-backlog.yml")

@@ -67,7 +67,9 @@ class Sandbox:
         clock: Clock,
         on_event: Callable[[EmulatorEvent], None] | None = None,
         worker_replicas: Mapping[str, int] | None = None,
+        alertmanager_token: str | None = None,
     ) -> None:
+        self._alertmanager_token = alertmanager_token
         self.playbook = playbook
         self._redis_url = redis_url
         self._database_url = database_url
@@ -119,6 +121,7 @@ class Sandbox:
             database_url=self._database_url,
             kubeconfig=kubeconfig,
             data_dir=self._work_dir,
+            alertmanager_token=self._alertmanager_token,
         )
         self.runtime = await build_runtime(settings, clock=self._clock, playbook=self.playbook)
         self._runner = web.AppRunner(web_application(self.runtime), access_log=None)

@@ -7,10 +7,11 @@ from collections import deque
 from dataclasses import dataclass
 
 from bot.adapters.store import Store
+from bot.domain.alerts import AlertStatus, ExternalAlert
 from bot.domain.models import Clock, EventKind, Incident, QueueSample
-from bot.domain.playbook import Playbook
+from bot.domain.playbook import Playbook, RuleKind
 from bot.domain.report import build_report, format_duration
-from bot.domain.rules import RuleBook, Transition
+from bot.domain.rules import RuleBook, RuleState, RuleStatus, Transition
 from bot.services.ports import AlertView, Notifier
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class IncidentService:
         self._clock = clock
         self._rules = RuleBook(playbook.rules)
         self._history: deque[QueueSample] = deque(maxlen=_HISTORY)
+        self._seen_alerts: set[tuple[str, str, AlertStatus]] = set()
 
     @property
     def rules(self) -> RuleBook:
@@ -59,7 +61,40 @@ class IncidentService:
             await self._track_peak(current, sample)
         return opened
 
-    async def _on_firing(self, transition: Transition, sample: QueueSample) -> Incident | None:
+    async def on_external_alert(self, alert: ExternalAlert, sample: QueueSample) -> str:
+        """An alert from Alertmanager; returns what was done (for the webhook's answer).
+
+        Only alerts named like a playbook rule count. Alertmanager re-sends every
+        ``repeat_interval``; a re-sent alert changes nothing.
+        """
+        rule = next((r for r in self._playbook.rules if r.name == alert.name), None)
+        if rule is None:
+            return "ignored (not a rule of this playbook)"
+        if alert.key in self._seen_alerts:
+            return "already seen"
+        self._seen_alerts.add(alert.key)
+        if alert.status is AlertStatus.RESOLVED:
+            incident = await self._store.open_incident_for(self._playbook.name)
+            if incident is not None:
+                await self._store.add_event(
+                    incident.id,
+                    at=sample.at,
+                    kind=EventKind.RULE_FIRING,
+                    text=f"{rule.name} resolved in Prometheus",
+                )
+            return "resolved noted" if incident else "resolved (no open incident)"
+        state = RuleState(
+            rule=rule,
+            status=RuleStatus.FIRING,
+            active_since=alert.starts_at,
+            value=sample.depths.get(rule.queue, 0),
+        )
+        opened = await self._on_firing(Transition(state=state, firing=True), sample, "Prometheus")
+        return f"opened incident #{opened.id}" if opened else "added to the open incident"
+
+    async def _on_firing(
+        self, transition: Transition, sample: QueueSample, source: str = "Backlog Bot"
+    ) -> Incident | None:
         state = transition.state
         rule = state.rule
         depth = sample.depths.get(rule.queue, 0)
@@ -73,10 +108,12 @@ class IncidentService:
             at=sample.at,
         )
         above = format_duration(state.above_for(sample.at))
-        text = (
-            f"{rule.name} firing: `{rule.queue}` at {depth:,} (threshold {rule.threshold:,}) "
-            f"for {above}"
+        condition = (
+            f"(threshold {rule.threshold:,})"
+            if rule.kind is RuleKind.DEPTH_ABOVE
+            else "(no jobs processed)"
         )
+        text = f"{rule.name} firing ({source}): `{rule.queue}` at {depth:,} {condition} for {above}"
         if not created:
             await self._store.add_event(
                 incident.id, at=sample.at, kind=EventKind.RULE_FIRING, text=text

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.adapters.slack.ids import ActionId, BlockId
 from bot.domain.models import ActionRequest, ActionState, Incident
-from bot.domain.playbook import ActionPolicy, Playbook
+from bot.domain.playbook import ActionPolicy, Playbook, RuleKind
 from bot.domain.report import format_duration
 from bot.domain.views import AlertView
 
@@ -69,14 +69,21 @@ def alert_blocks(view: AlertView) -> list[Block]:
     depth = sample.depths.get(rule.queue, 0)
     series = [s.depths.get(rule.queue, 0) for s in view.history]
     depth_lines = "\n".join(f"• `{queue}`: *{value:,}*" for queue, value in sample.depths.items())
+    lasted = format_duration(state.above_for(sample.at))
+    if rule.kind is RuleKind.DEPTH_ABOVE:
+        finding = (
+            f"*{rule.name}* ({rule.severity.value}): `{rule.queue}` is at *{depth:,}*, above "
+            f"the threshold of {rule.threshold:,} for *{lasted}* "
+            f"(rule: for {format_duration(rule.for_)})."
+        )
+    else:
+        finding = (
+            f"*{rule.name}* ({rule.severity.value}, from Prometheus): workers have processed "
+            f"nothing for *{lasted}* while `{rule.queue}` holds *{depth:,}* jobs."
+        )
     blocks = [
         header(f":rotating_light: Incident #{incident.id}: {incident.title}"),
-        section(
-            f"*{rule.name}* ({rule.severity.value}): `{rule.queue}` is at *{depth:,}*, above "
-            f"the threshold of {rule.threshold:,} for "
-            f"*{format_duration(state.above_for(sample.at))}* "
-            f"(rule: for {format_duration(rule.for_)})."
-        ),
+        section(finding),
         section(f"*Queue depths*\n{depth_lines}"),
     ]
     if len(series) > 1:
@@ -114,7 +121,12 @@ def _alert_buttons(playbook: Playbook, queue: str) -> Block:
 def alert_text(view: AlertView) -> str:
     rule = view.rule_state.rule
     depth = view.sample.depths.get(rule.queue, 0)
-    return f"Incident #{view.incident.id}: {rule.queue} at {depth:,} (threshold {rule.threshold:,})"
+    if rule.kind is RuleKind.DEPTH_ABOVE:
+        return (
+            f"Incident #{view.incident.id}: {rule.queue} at {depth:,} "
+            f"(threshold {rule.threshold:,})"
+        )
+    return f"Incident #{view.incident.id}: {rule.name}: {rule.queue} at {depth:,}, not draining"
 
 
 def approval_blocks(request: ActionRequest, policy: ActionPolicy, note: str = "") -> list[Block]:
