@@ -41,6 +41,7 @@ from bot.domain.playbook import Playbook, load_playbook
 from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
 from bot.services.actions import ActionService
 from bot.services.commands import CommandRouter, Invocation
+from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService
 from bot.services.monitor import Monitor
 from bot.settings import Settings
@@ -48,6 +49,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 DEFAULT_PLAYBOOK = Path("playbooks/queue-backlog.yml")
+ESCALATION_CHECK_SECONDS = 30
 
 
 class ConfigurationError(RuntimeError):
@@ -67,6 +69,7 @@ class Runtime:
     monitor: Monitor
     actions: ActionService
     router: CommandRouter
+    escalation: EscalationService
     slack_app: AsyncApp
     embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
 
@@ -126,8 +129,10 @@ async def build_runtime(
         playbook=playbook,
         clock=clock,
     )
+    escalation = EscalationService(store, notifier, directory, playbook, clock)
     router = CommandRouter(
         playbook=playbook,
+        escalation=escalation,
         redis=redis,
         kube=kube,
         incidents=incidents,
@@ -149,6 +154,7 @@ async def build_runtime(
         monitor=monitor,
         actions=actions,
         router=router,
+        escalation=escalation,
         slack_app=slack_app,
         embedded=embedded,
     )
@@ -309,6 +315,15 @@ async def serve(settings: Settings) -> None:
         max_instances=1,
         coalesce=True,
         id="monitor",
+    )
+    # Pages are decided from PostgreSQL on every tick, so a restart loses no timer.
+    scheduler.add_job(
+        runtime.escalation.tick,
+        "interval",
+        seconds=ESCALATION_CHECK_SECONDS,
+        max_instances=1,
+        coalesce=True,
+        id="escalation",
     )
     runner = web.AppRunner(web_application(runtime))
     await runner.setup()

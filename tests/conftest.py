@@ -77,7 +77,10 @@ async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-_TABLES = "incidents, timeline_events, action_requests, approvals, audit_log, queue_samples"
+_TABLES = (
+    "incidents, timeline_events, action_requests, approvals, audit_log, queue_samples, "
+    "queue_samples_hourly, pages"
+)
 
 
 @pytest.fixture

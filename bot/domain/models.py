@@ -37,6 +37,7 @@ class EventKind(StrEnum):
     ROOT_CAUSE = "root_cause"
     LESSON = "lesson"
     PREVENTION = "prevention"
+    ESCALATED = "escalated"
     RESOLVED = "resolved"
 
 

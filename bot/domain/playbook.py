@@ -369,6 +369,15 @@ def _check_roles(playbook: Playbook) -> list[PlaybookProblem]:
                         reason=f"unknown role '{role}'",
                     )
                 )
+    levels = {tier.level for tier in playbook.escalation.tiers}
+    for i, trigger in enumerate(playbook.escalation.triggers):
+        if trigger.tier not in levels:
+            problems.append(
+                PlaybookProblem(
+                    field=f"escalation.triggers[{i}].tier",
+                    reason=f"no escalation tier with level {trigger.tier}",
+                )
+            )
     for i, tier in enumerate(playbook.escalation.tiers):
         for j, role in enumerate(tier.page):
             if role not in playbook.roles:

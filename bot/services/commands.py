@@ -20,6 +20,7 @@ from bot.domain.models import Clock, DeploymentStatus, EventKind
 from bot.domain.playbook import Playbook
 from bot.domain.report import classify_note, format_duration
 from bot.services.actions import ActionService
+from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService, NoOpenIncident
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,10 @@ class CommandRouter:
         kube: KubeClient,
         incidents: IncidentService,
         actions: ActionService,
+        escalation: EscalationService,
         clock: Clock,
     ) -> None:
+        self._escalation = escalation
         self._playbook = playbook
         self._redis = redis
         self._kube = kube
@@ -95,6 +98,8 @@ class CommandRouter:
             case cmd.Resolve():
                 resolution = await self._incidents.resolve(call.user)
                 return Reply(f"Incident #{resolution.incident.id} resolved; report posted.")
+            case cmd.Escalate(tier=tier):
+                return Reply(await self._escalation.escalate(call.user, tier))
             case cmd.ShowReport():
                 return Reply(await self._incidents.report())
         return Reply(

@@ -68,7 +68,7 @@ async def test_migrate_then_report(postgres_server_url, tmp_path):
         url = _with_database(postgres_server_url, name)
         env = _env(DATABASE_URL=url, BACKLOG_BOT_DATA_DIR=str(tmp_path))
         code, out, _ = await _run("migrate", env=env)
-        assert (code, out.strip()) == (0, "applied migrations: [1]")
+        assert (code, out.strip()) == (0, "applied migrations: [1, 2]")
         code, out, _ = await _run("migrate", env=env)
         assert (code, out.strip()) == (0, "schema is up to date")
         code, _, err = await _run("report", "42", env=env)

@@ -381,6 +381,29 @@ class Store:
             requests = [await _load_request(conn, row["id"], lock=False) for row in ids]
         return [r for r in requests if r is not None]
 
+    # ---- escalation pages -----------------------------------------------
+
+    async def record_page(
+        self, incident_id: int, tier: int, reason: str, at: datetime, by: str
+    ) -> bool:
+        """True when this call recorded the page (each tier is paged once per incident)."""
+        row = await self._pool.fetchrow(
+            "INSERT INTO pages (incident_id, tier, reason, paged_at, paged_by) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING tier",
+            incident_id,
+            tier,
+            reason,
+            at,
+            by,
+        )
+        return row is not None
+
+    async def pages(self, incident_id: int) -> dict[int, datetime]:
+        rows = await self._pool.fetch(
+            "SELECT tier, paged_at FROM pages WHERE incident_id = $1 ORDER BY tier", incident_id
+        )
+        return {row["tier"]: row["paged_at"] for row in rows}
+
     # ---- samples ---------------------------------------------------------
 
     async def save_sample(self, playbook: str, sample: QueueSample) -> None:
