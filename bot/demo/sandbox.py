@@ -42,6 +42,7 @@ PEOPLE = {
     "alice": Person("U0SREONCALL", "alice", "SRE on call"),
     "bob": Person("U0SENIORDEVOPS", "bob", "Senior DevOps Engineer"),
     "carol": Person("U0ENGLEAD", "carol", "Engineering Team Lead"),
+    "erin": Person("U0CTO", "erin", "CTO"),
     "dave": Person("U0DEV", "dave", "Developer"),
 }
 

@@ -6,6 +6,8 @@ checked against the playbook: only its deployments, only within its bounds.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -14,6 +16,7 @@ from bot.domain import commands
 from bot.domain.playbook import ActionKind, Playbook
 from bot.domain.report import format_duration
 from bot.domain.requeue import StuckScan
+from bot.domain.workloads import HpaStatus
 
 
 class ActionRefused(ValueError):
@@ -114,3 +117,141 @@ def plan_requeue(playbook: Playbook, command: commands.Requeue, scan: StuckScan)
 
 def _seconds(value: float | None) -> timedelta:
     return timedelta(seconds=value or 0)
+
+
+def _known_deployment(playbook: Playbook, name: str) -> None:
+    if name not in playbook.deployments:
+        known = ", ".join(f"`{d}`" for d in playbook.deployments)
+        raise ActionRefused(
+            f"`{name}` is not a worker deployment of this playbook (known: {known})."
+        )
+
+
+def plan_scale_via_hpa(playbook: Playbook, command: commands.Scale, hpa: HpaStatus) -> ActionPlan:
+    """A manual scale would be undone by the HPA; raise its floor instead."""
+    new_min = command.replicas
+    new_max = max(hpa.max_replicas, command.replicas)
+    return ActionPlan(
+        kind=ActionKind.SCALE,
+        params={
+            "namespace": playbook.namespace,
+            "deployment": command.deployment,
+            "replicas": command.replicas,
+            "hpa": hpa.name,
+            "min_replicas": new_min,
+            "max_replicas": new_max,
+            "min_before": hpa.min_replicas,
+            "max_before": hpa.max_replicas,
+        },
+        summary=(
+            f"Raise HPA `{hpa.name}` minReplicas {hpa.min_replicas} → {new_min}"
+            + (
+                f", maxReplicas {hpa.max_replicas} → {new_max}"
+                if new_max != hpa.max_replicas
+                else ""
+            )
+            + f" so `{command.deployment}` runs at least {command.replicas} replicas"
+        ),
+        details=(
+            f"HPA `{hpa.name}` manages `{command.deployment}` (min {hpa.min_replicas}, "
+            f"max {hpa.max_replicas}, now {hpa.current}): it would undo a manual scale, so "
+            "the bot raises the HPA's bounds instead.",
+        ),
+    )
+
+
+def plan_restart(playbook: Playbook, command: commands.Restart) -> ActionPlan:
+    _known_deployment(playbook, command.deployment)
+    return ActionPlan(
+        kind=ActionKind.RESTART,
+        params={"namespace": playbook.namespace, "deployments": [command.deployment]},
+        summary=(f"Rolling restart of `{command.deployment}` (namespace `{playbook.namespace}`)"),
+        details=("Pods are replaced a few at a time, as `kubectl rollout restart` does.",),
+    )
+
+
+def plan_tune(playbook: Playbook, command: commands.Tune, current: Mapping[str, str]) -> ActionPlan:
+    """New worker settings for the playbook's ConfigMap, each key allowed and in bounds."""
+    config = playbook.worker_config
+    _known_deployment(playbook, command.deployment)
+    if command.deployment not in config.restart_deployments:
+        raise ActionRefused(
+            f"`{command.deployment}` does not read `{config.configmap}` according to the "
+            "playbook; nothing to tune for it."
+        )
+    changes: dict[str, str] = {}
+    lines = []
+    for key, value in command.settings:
+        bounds = config.keys.get(key)
+        if bounds is None:
+            allowed = ", ".join(f"`{k}`" for k in config.keys)
+            raise ActionRefused(f"`{key}` is not a tunable worker setting (allowed: {allowed}).")
+        if not re.fullmatch(r"\d{1,9}", value):
+            raise ActionRefused(f"`{key}` must be a whole number, got `{value}`.")
+        number = int(value)
+        if not bounds.min <= number <= bounds.max:
+            raise ActionRefused(
+                f"`{key}={number}` is outside the playbook's bounds ({bounds.min} to {bounds.max})."
+            )
+        changes[key] = str(number)
+        lines.append(f"`{key}`: {current.get(key) or '(unset)'} → {number}")
+    if all(current.get(key) == value for key, value in changes.items()):
+        raise ActionRefused("Those settings are already in place; nothing to do.")
+    restarts = list(config.restart_deployments)
+    return ActionPlan(
+        kind=ActionKind.TUNE,
+        params={
+            "namespace": playbook.namespace,
+            "configmap": config.configmap,
+            "changes": changes,
+            "before": {key: current.get(key, "") for key in changes},
+            "deployments": restarts,
+        },
+        summary=(
+            f"Set {', '.join(f'{k}={v}' for k, v in changes.items())} in ConfigMap "
+            f"`{config.configmap}`, then restart {', '.join(f'`{d}`' for d in restarts)}"
+        ),
+        details=tuple(lines),
+    )
+
+
+def plan_drain(playbook: Playbook, suffix: str) -> ActionPlan:
+    """The runbook's emergency-processor Job, from the playbook's template."""
+    drain = playbook.emergency_drain
+    name = f"{drain.job_name}-{suffix}"[:63].rstrip("-")
+    manifest = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": playbook.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "backlog-bot", "backlog-bot/drain": "true"},
+        },
+        "spec": {
+            "backoffLimit": drain.backoff_limit,
+            "template": {
+                "metadata": {"labels": {"backlog-bot/drain": "true"}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "emergency-processor",
+                            "image": drain.image,
+                            "command": list(drain.command),
+                            "env": [{"name": k, "value": v} for k, v in drain.env.items()],
+                        }
+                    ],
+                },
+            },
+        },
+    }
+    env = ", ".join(f"{k}={v}" for k, v in drain.env.items())
+    return ActionPlan(
+        kind=ActionKind.DRAIN,
+        params={"namespace": playbook.namespace, "job": name, "manifest": manifest},
+        summary=f"Emergency queue drain: run Job `{name}` ({drain.image})",
+        details=(
+            f":warning: Processes queued emails with minimal analysis ({env}). Use with caution.",
+            f"Command: `{' '.join(drain.command)}` · backoffLimit {drain.backoff_limit}",
+        ),
+    )

@@ -6,7 +6,9 @@ PostgreSQL and re-checked before anything runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -18,11 +20,21 @@ from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.requeue import RedisUnavailable, requeue_stuck, scan_stuck
 from bot.adapters.store import Store
 from bot.domain import commands
-from bot.domain.actions import ActionPlan, ActionRefused, plan_requeue, plan_scale
+from bot.domain.actions import (
+    ActionPlan,
+    ActionRefused,
+    plan_drain,
+    plan_requeue,
+    plan_restart,
+    plan_scale,
+    plan_scale_via_hpa,
+    plan_tune,
+)
 from bot.domain.approvals import Verdict, judge_approval, may_deny
 from bot.domain.models import ActionRequest, ActionState, Clock, EventKind
 from bot.domain.playbook import ActionKind, Playbook
 from bot.domain.requeue import RequeueProgress, format_progress, format_requeue_result
+from bot.domain.workloads import JobPhase, RolloutPhase, RolloutStatus
 from bot.services.ports import Directory, Notifier, Posted
 
 log = logging.getLogger(__name__)
@@ -66,9 +78,16 @@ class ActionService:
         self._playbook = playbook
         self._clock = clock
         self.requeue_progress_interval = REQUEUE_PROGRESS_INTERVAL
+        # How often to look at a rollout or a job, and for how long at most.
+        self.poll_seconds = 2.0
+        self.rollout_timeout_seconds = 900.0
+        self.drain_timeout_seconds = 3600.0
         self._executors: dict[ActionKind, Executor] = {
             ActionKind.SCALE: self._execute_scale,
             ActionKind.REQUEUE: self._execute_requeue,
+            ActionKind.RESTART: self._execute_restart,
+            ActionKind.TUNE: self._execute_tune,
+            ActionKind.DRAIN: self._execute_drain,
         }
 
     # ---- requesting ------------------------------------------------------
@@ -86,7 +105,24 @@ class ActionService:
                 raise ActionRefused(str(exc)) from exc
             current = status.desired
         plan = plan_scale(self._playbook, command, current)
+        hpa = await self._kube.hpa_for(self._playbook.namespace, command.deployment)
+        if hpa is not None:
+            plan = plan_scale_via_hpa(self._playbook, command, hpa)
         return await self.submit(user, plan, channel)
+
+    async def request_restart(
+        self, user: str, command: commands.Restart, channel: str
+    ) -> ActionRequest:
+        return await self.submit(user, plan_restart(self._playbook, command), channel)
+
+    async def request_tune(self, user: str, command: commands.Tune, channel: str) -> ActionRequest:
+        config = self._playbook.worker_config
+        current = await self._kube.read_configmap(self._playbook.namespace, config.configmap)
+        return await self.submit(user, plan_tune(self._playbook, command, current), channel)
+
+    async def request_drain(self, user: str, channel: str) -> ActionRequest:
+        suffix = f"{self._clock():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
+        return await self.submit(user, plan_drain(self._playbook, suffix), channel)
 
     async def request_requeue(
         self, user: str, command: commands.Requeue, channel: str
@@ -225,6 +261,20 @@ class ActionService:
         # since the request was made.
         if deployment is None or not deployment.min_replicas <= replicas <= deployment.max_replicas:
             raise ActionFailed("the request is no longer within the playbook's bounds")
+        if "hpa" in params:
+            hpa = await self._kube.set_hpa_bounds(
+                self._playbook.namespace,
+                str(params["hpa"]),
+                int(params["min_replicas"]),
+                int(params["max_replicas"]),
+            )
+            return {
+                "hpa": hpa.name,
+                "min_replicas": hpa.min_replicas,
+                "max_replicas": hpa.max_replicas,
+                "min_before": params.get("min_before"),
+                "max_before": params.get("max_before"),
+            }
         before, after = await self._kube.scale(
             self._playbook.namespace, str(params["deployment"]), replicas
         )
@@ -263,6 +313,100 @@ class ActionService:
             "malformed": result.malformed,
             "elapsed_seconds": round(result.elapsed_seconds, 3),
         }
+
+    async def _execute_restart(self, request: ActionRequest) -> Mapping[str, Any]:
+        deployments = [str(d) for d in request.params["deployments"]]
+        for name in deployments:
+            if name not in self._playbook.deployments:
+                raise ActionFailed(f"`{name}` is no longer a deployment of the playbook")
+        progress = self._progress_message(request)
+        rollouts = {}
+        for name in deployments:
+            rollouts[name] = await self._restart_one(name, progress)
+        return {"deployments": deployments, "rollouts": rollouts}
+
+    async def _restart_one(self, name: str, progress: Callable[[str], Awaitable[None]]) -> str:
+        namespace = self._playbook.namespace
+        await self._kube.rollout_restart(namespace, name, self._clock())
+        status = await self._follow_rollout(name, progress)
+        if status.phase is RolloutPhase.STUCK:
+            raise ActionFailed(status.describe())
+        return status.describe()
+
+    async def _follow_rollout(
+        self, name: str, progress: Callable[[str], Awaitable[None]]
+    ) -> RolloutStatus:
+        deadline = time.monotonic() + self.rollout_timeout_seconds
+        shown = ""
+        while True:
+            status = await self._kube.rollout_status(self._playbook.namespace, name)
+            line = f":arrows_counterclockwise: {status.describe()}"
+            if line != shown:
+                await progress(line)
+                shown = line
+            if status.phase is not RolloutPhase.PROGRESSING:
+                return status
+            if time.monotonic() >= deadline:
+                raise ActionFailed(
+                    f"{status.describe()} — still not done after "
+                    f"{self.rollout_timeout_seconds:.0f}s"
+                )
+            await asyncio.sleep(self.poll_seconds)
+
+    async def _execute_tune(self, request: ActionRequest) -> Mapping[str, Any]:
+        params = request.params
+        config = self._playbook.worker_config
+        changes = {str(k): str(v) for k, v in dict(params["changes"]).items()}
+        for key, value in changes.items():  # the playbook may have changed since the request
+            bounds = config.keys.get(key)
+            if bounds is None or not bounds.min <= int(value) <= bounds.max:
+                raise ActionFailed(f"`{key}={value}` is no longer allowed by the playbook")
+        before = await self._kube.update_configmap(
+            self._playbook.namespace, config.configmap, changes
+        )
+        progress = self._progress_message(request)
+        summary = ", ".join(f"{k}: {before.get(k) or '(unset)'} → {v}" for k, v in changes.items())
+        await progress(f":gear: ConfigMap `{config.configmap}` updated ({summary})")
+        rollouts = {}
+        for name in config.restart_deployments:
+            rollouts[name] = await self._restart_one(name, progress)
+        return {
+            "configmap": config.configmap,
+            "before": before,
+            "after": changes,
+            "rollouts": rollouts,
+        }
+
+    async def _execute_drain(self, request: ActionRequest) -> Mapping[str, Any]:
+        name = str(request.params["job"])
+        prefix = f"{self._playbook.emergency_drain.job_name}-"
+        if not name.startswith(prefix):
+            raise ActionFailed(f"`{name}` is not a drain job of this playbook")
+        # Rebuilt from the playbook now rather than trusted from the stored request.
+        manifest = plan_drain(self._playbook, name.removeprefix(prefix)).params["manifest"]
+        namespace = self._playbook.namespace
+        await self._kube.create_job(namespace, manifest)
+        progress = self._progress_message(request)
+        deadline = time.monotonic() + self.drain_timeout_seconds
+        shown = ""
+        while True:
+            status = await self._kube.job_status(namespace, name)
+            line = (
+                f":rotating_light: Job `{name}`: {status.phase.value} "
+                f"(active {status.active}, succeeded {status.succeeded}, failed {status.failed})"
+            )
+            if line != shown:
+                await progress(line)
+                shown = line
+            if status.phase is JobPhase.FAILED:
+                raise ActionFailed(f"Job `{name}` failed: {status.message or 'no reason given'}")
+            if status.phase is JobPhase.SUCCEEDED:
+                return {"job": name, "succeeded": status.succeeded, "failed": status.failed}
+            if time.monotonic() >= deadline:
+                raise ActionFailed(
+                    f"Job `{name}` still running after {self.drain_timeout_seconds:.0f}s"
+                )
+            await asyncio.sleep(self.poll_seconds)
 
     def _progress_message(self, request: ActionRequest) -> Callable[[str], Awaitable[None]]:
         """One message in the request's thread, posted once and then edited."""

@@ -16,7 +16,7 @@ from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
 from bot.domain import commands as cmd
 from bot.domain.actions import ActionRefused
-from bot.domain.models import Clock, DeploymentStatus, EventKind
+from bot.domain.models import ActionRequest, Clock, DeploymentStatus, EventKind
 from bot.domain.playbook import Playbook
 from bot.domain.report import classify_note, format_duration
 from bot.services.actions import ActionService
@@ -74,17 +74,14 @@ class CommandRouter:
             return Reply(f":warning: {exc}. Nothing was changed.")
 
     async def _dispatch(self, command: cmd.Command, call: Invocation) -> Reply:
+        if isinstance(command, cmd.Scale | cmd.Restart | cmd.Tune | cmd.Drain | cmd.Requeue):
+            request = await self._request(command, call)
+            return Reply(f"Approval requested: {request.summary}.")
         match command:
             case cmd.Help():
                 return Reply(cmd.USAGE)
             case cmd.Status():
                 return Reply(await self._status())
-            case cmd.Scale():
-                request = await self._actions.request_scale(call.user, command, call.channel)
-                return Reply(f"Approval requested: {request.summary}.")
-            case cmd.Requeue():
-                request = await self._actions.request_requeue(call.user, command, call.channel)
-                return Reply(f"Approval requested: {request.summary}.")
             case cmd.Ack():
                 incident = await self._incidents.acknowledge(call.user)
                 return Reply(f"Incident #{incident.id} acknowledged.", ephemeral=False)
@@ -106,6 +103,23 @@ class CommandRouter:
             f":construction: `{call.text.split()[0]}` is not available in this version of "
             "Backlog Bot yet."
         )
+
+    async def _request(
+        self,
+        command: cmd.Scale | cmd.Restart | cmd.Tune | cmd.Drain | cmd.Requeue,
+        call: Invocation,
+    ) -> ActionRequest:
+        actions, user, channel = self._actions, call.user, call.channel
+        match command:
+            case cmd.Scale():
+                return await actions.request_scale(user, command, channel)
+            case cmd.Restart():
+                return await actions.request_restart(user, command, channel)
+            case cmd.Tune():
+                return await actions.request_tune(user, command, channel)
+            case cmd.Drain():
+                return await actions.request_drain(user, channel)
+        return await actions.request_requeue(user, command, channel)
 
     async def _status(self) -> str:
         depths = await queue_depths(self._redis, self._playbook.queue_names)

@@ -4,6 +4,10 @@ The client is synchronous, so every call runs in a worker thread. The
 configuration is built per instance from a kubeconfig or the in-cluster
 service account and never touches the library's global default, so tests
 and several clusters can coexist in one process.
+
+Errors: 403 names the missing permission, 404 says what is missing, 409 is
+retried on a fresh read (callers pass the whole read-modify-write), 5xx and
+timeouts are retried with backoff and then reported.
 """
 
 from __future__ import annotations
@@ -12,19 +16,32 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from bot.adapters.kube import convert
 from bot.domain.models import DeploymentStatus
+from bot.domain.workloads import (
+    HpaStatus,
+    JobStatus,
+    NodeInfo,
+    PodInfo,
+    Resources,
+    RolloutStatus,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RETRIABLE = {500, 502, 503, 504}
+_REQUEST_TIMEOUT = (5, 15)  # connect, read (seconds)
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 class KubeError(RuntimeError):
@@ -50,14 +67,27 @@ def _error_from(exc: ApiException) -> KubeError:
         message = f"The bot lacks a Kubernetes permission: {message}"
     elif status == 404:
         message = f"Not found in Kubernetes: {message}"
+    elif status == 409:
+        message = f"Kubernetes refused a conflicting change: {message}"
+    elif status == 422:
+        message = f"Kubernetes rejected the change as invalid: {message}"
+    elif status in _RETRIABLE:
+        message = f"The Kubernetes API failed ({status} {reason}) after retries: {message}"
     return KubeError(status, reason, message)
 
 
 class KubeClient:
-    def __init__(self, api_client: k8s.ApiClient, *, attempts: int = 3) -> None:
+    def __init__(
+        self, api_client: k8s.ApiClient, *, attempts: int = 3, backoff_seconds: float = 0.2
+    ) -> None:
         self._api = api_client
         self._apps = k8s.AppsV1Api(api_client)
+        self._core = k8s.CoreV1Api(api_client)
+        self._batch = k8s.BatchV1Api(api_client)
+        self._autoscaling = k8s.AutoscalingV2Api(api_client)
+        self._custom = k8s.CustomObjectsApi(api_client)
         self._attempts = attempts
+        self._backoff = backoff_seconds
 
     @classmethod
     def from_config(cls, kubeconfig: Path | None = None) -> KubeClient:
@@ -70,27 +100,47 @@ class KubeClient:
             )
         except (k8s_config.ConfigException, FileNotFoundError, TypeError):
             k8s_config.load_incluster_config(client_configuration=configuration)
+        # The client's own urllib3 retries would hide our backoff and double timeouts.
+        configuration.retries = False
         return cls(k8s.ApiClient(configuration))
 
     def close(self) -> None:
         self._api.close()
 
-    async def _call(self, fn: Callable[[], T]) -> T:
-        delay = 0.2
+    async def _call(self, fn: Callable[[], T], *, conflicts: bool = False) -> T:
+        """Runs ``fn`` in a thread with retries.
+
+        ``conflicts=True`` means ``fn`` re-reads before it writes, so a 409 is
+        retried as a whole on fresh data.
+        """
+        delay = self._backoff
         for attempt in range(1, self._attempts + 1):
+            last = attempt == self._attempts
             try:
                 return await asyncio.to_thread(fn)
             except ApiException as exc:
-                if exc.status in _RETRIABLE and attempt < self._attempts:
-                    log.warning("kubernetes api %s, retrying", exc.status)
-                    await asyncio.sleep(delay)
-                    delay *= 2
-                    continue
-                raise _error_from(exc) from exc
+                retriable = exc.status in _RETRIABLE or (conflicts and exc.status == 409)
+                if not retriable or last:
+                    raise _error_from(exc) from exc
+                log.warning("kubernetes api answered %s; retrying", exc.status)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if last:
+                    raise KubeError(
+                        0, "Unavailable", f"The Kubernetes API did not answer: {type(exc).__name__}"
+                    ) from exc
+                log.warning("kubernetes api unreachable (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay *= 2
         raise AssertionError("unreachable")
 
+    # ---- deployments -----------------------------------------------------
+
     async def deployment_status(self, namespace: str, name: str) -> DeploymentStatus:
-        dep: Any = await self._call(lambda: self._apps.read_namespaced_deployment(name, namespace))
+        dep: Any = await self._call(
+            lambda: self._apps.read_namespaced_deployment(
+                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
         status = dep.status
         return DeploymentStatus(
             name=name,
@@ -103,19 +153,169 @@ class KubeClient:
     async def scale(self, namespace: str, name: str, replicas: int) -> tuple[int, int]:
         """Sets ``spec.replicas`` through the scale subresource; returns (before, after)."""
         current: Any = await self._call(
-            lambda: self._apps.read_namespaced_deployment_scale(name, namespace)
+            lambda: self._apps.read_namespaced_deployment_scale(
+                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+            )
         )
         before = int(current.spec.replicas or 0)
         updated: Any = await self._call(
             lambda: self._apps.patch_namespaced_deployment_scale(
-                name, namespace, {"spec": {"replicas": replicas}}
+                name, namespace, {"spec": {"replicas": replicas}}, _request_timeout=_REQUEST_TIMEOUT
             )
         )
         return before, int(updated.spec.replicas or 0)
 
+    async def rollout_restart(self, namespace: str, name: str, at: datetime) -> None:
+        """What ``kubectl rollout restart`` does: stamp the pod template."""
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+        await self._call(
+            lambda: self._apps.patch_namespaced_deployment(
+                name, namespace, body, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
+
+    async def rollout_status(self, namespace: str, name: str) -> RolloutStatus:
+        dep: Any = await self._call(
+            lambda: self._apps.read_namespaced_deployment(
+                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
+        return convert.rollout_status(dep)
+
+    # ---- autoscaling -----------------------------------------------------
+
+    async def hpas(self, namespace: str) -> list[HpaStatus]:
+        found: Any = await self._call(
+            lambda: self._autoscaling.list_namespaced_horizontal_pod_autoscaler(
+                namespace, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
+        return [convert.hpa(item) for item in found.items]
+
+    async def hpa_for(self, namespace: str, deployment: str) -> HpaStatus | None:
+        return next((h for h in await self.hpas(namespace) if h.target == deployment), None)
+
+    async def set_hpa_bounds(
+        self, namespace: str, name: str, min_replicas: int, max_replicas: int
+    ) -> HpaStatus:
+        body = {"spec": {"minReplicas": min_replicas, "maxReplicas": max_replicas}}
+        updated: Any = await self._call(
+            lambda: self._autoscaling.patch_namespaced_horizontal_pod_autoscaler(
+                name, namespace, body, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
+        return convert.hpa(updated)
+
+    # ---- configuration -----------------------------------------------------
+
+    async def read_configmap(self, namespace: str, name: str) -> dict[str, str]:
+        found: Any = await self._call(
+            lambda: self._core.read_namespaced_config_map(
+                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
+        return dict(found.data or {})
+
+    async def update_configmap(
+        self, namespace: str, name: str, changes: dict[str, str]
+    ) -> dict[str, str]:
+        """Sets ``changes`` in the ConfigMap; returns the values they replaced.
+
+        A read-modify-write pinned to the read's resourceVersion: if someone
+        changed the ConfigMap meanwhile the API answers 409 and the whole
+        exchange is retried on fresh data, so no concurrent edit is lost.
+        """
+
+        def exchange() -> dict[str, str]:
+            current: Any = self._core.read_namespaced_config_map(
+                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+            )
+            before = dict(current.data or {})
+            body = {
+                "metadata": {"resourceVersion": current.metadata.resource_version},
+                "data": changes,
+            }
+            self._core.patch_namespaced_config_map(
+                name, namespace, body, _request_timeout=_REQUEST_TIMEOUT
+            )
+            return {key: before.get(key, "") for key in changes}
+
+        return await self._call(exchange, conflicts=True)
+
+    # ---- jobs --------------------------------------------------------------
+
+    async def create_job(self, namespace: str, manifest: dict[str, Any]) -> str:
+        body: Any = manifest  # the client accepts plain dicts as bodies
+        created: Any = await self._call(
+            lambda: self._batch.create_namespaced_job(
+                namespace, body, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
+        return str(created.metadata.name)
+
+    async def job_status(self, namespace: str, name: str) -> JobStatus:
+        job: Any = await self._call(
+            lambda: self._batch.read_namespaced_job(
+                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
+        return convert.job_status(job)
+
+    # ---- reads for diagnosis ------------------------------------------------
+
+    async def pods(self, namespace: str, selector: str) -> list[PodInfo]:
+        found: Any = await self._call(
+            lambda: self._core.list_namespaced_pod(
+                namespace, label_selector=selector, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
+        return [convert.pod(item) for item in found.items]
+
+    async def deployment_selector(self, namespace: str, name: str) -> str:
+        dep: Any = await self._call(
+            lambda: self._apps.read_namespaced_deployment(
+                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
+        labels = dep.spec.selector.match_labels or {}
+        return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+    async def pod_log(self, namespace: str, pod: str, tail_lines: int) -> str:
+        text: Any = await self._call(
+            lambda: self._core.read_namespaced_pod_log(
+                pod, namespace, tail_lines=tail_lines, _request_timeout=_REQUEST_TIMEOUT
+            )
+        )
+        return str(text or "")
+
+    async def nodes(self) -> list[NodeInfo]:
+        found: Any = await self._call(
+            lambda: self._core.list_node(_request_timeout=_REQUEST_TIMEOUT)
+        )
+        return [convert.node(item) for item in found.items]
+
+    async def pod_usage(self, namespace: str) -> dict[str, Resources] | None:
+        """Per-pod usage from metrics.k8s.io; None when no metrics server answers."""
+        try:
+            found: Any = await self._call(
+                lambda: self._custom.list_namespaced_custom_object(
+                    "metrics.k8s.io",
+                    "v1beta1",
+                    namespace,
+                    "pods",
+                    _request_timeout=_REQUEST_TIMEOUT,
+                )
+            )
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return convert.pod_usage(found)
+
     async def ping(self) -> bool:
         try:
             await self._call(lambda: k8s.VersionApi(self._api).get_code())
-        except (KubeError, OSError):
+        except KubeError:
             return False
         return True

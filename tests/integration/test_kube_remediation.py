@@ -1,0 +1,196 @@
+"""Restart, tune, drain and HPA-aware scale through approvals, against the Kubernetes
+API emulator via the real client — success and failure paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.adapters.slack.ids import ActionId
+from bot.demo.sandbox import Sandbox
+
+NS = "phishnet"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+@pytest.fixture(autouse=True)
+def fast_polls(sandbox: Sandbox) -> None:
+    # Rollouts and jobs are followed by polling the API; no need to wait 2 s here.
+    sandbox.runtime.actions.poll_seconds = 0.02
+
+
+async def request_and_approve(sandbox: Sandbox, text: str, approver: str = "bob") -> str:
+    answer = await sandbox.command("alice", text)
+    assert answer.text.startswith("Approval requested"), answer.text
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    return (await sandbox.click(approver, approval, ActionId.APPROVE.value)).text
+
+
+def thread_text(sandbox: Sandbox) -> str:
+    approval = sandbox.find_message(ActionId.APPROVE.value) or sandbox.channel_messages()[-1]
+    messages = sandbox.slack.thread(approval.channel, approval.ts)
+    return "\n".join(v.text for m in messages for v in m.versions)
+
+
+def last_request_message(sandbox: Sandbox):
+    return [m for m in sandbox.channel_messages() if "Approval needed" in m.text][-1]
+
+
+async def test_rolling_restart_like_kubectl(sandbox):
+    before = {p["metadata"]["name"] for p in sandbox.kube.pods_of(NS, "phishnet-worker-email")}
+    result = await request_and_approve(sandbox, "restart phishnet-worker-email")
+    assert result == "Approved; the action succeeded."
+    deployment = sandbox.kube.get_deployment(NS, "phishnet-worker-email")
+    stamp = deployment["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT]
+    assert stamp == "2026-11-28T09:00:00Z"  # the bot's clock
+    after = {p["metadata"]["name"] for p in sandbox.kube.pods_of(NS, "phishnet-worker-email")}
+    assert after and not (after & before)  # every pod replaced
+    message = last_request_message(sandbox)
+    thread = "\n".join(
+        v.text for m in sandbox.slack.thread(message.channel, message.ts) for v in m.versions
+    )
+    assert "`phishnet-worker-email` rollout complete (2/2 updated, 2 ready)" in thread
+
+
+async def test_stuck_rollout_is_reported(sandbox):
+    sandbox.kube.stall_rollout(NS, "phishnet-worker-email")
+    result = await request_and_approve(sandbox, "restart phishnet-worker-email")
+    assert result == "Approved; the action failed."
+    message = last_request_message(sandbox)
+    thread = [m.text for m in sandbox.slack.thread(message.channel, message.ts)]
+    assert any(
+        t.startswith(":x:") and "rollout is stuck: progress deadline exceeded" in t
+        for t in thread
+    ), thread
+
+
+async def test_restart_refuses_unknown_deployments(sandbox):
+    answer = await sandbox.command("alice", "restart redis")
+    assert "`redis` is not a worker deployment of this playbook" in answer.text
+
+
+async def test_tune_shows_old_and_new_then_restarts_readers(sandbox):
+    sandbox.kube.add_configmap(
+        NS, "phishnet-config", {"WORKER_CONCURRENCY": "4", "WORKER_BATCH_SIZE": "20", "LOG": "x"}
+    )
+    answer = await sandbox.command(
+        "alice", "tune phishnet-worker-email WORKER_CONCURRENCY=8 WORKER_BATCH_SIZE=50"
+    )
+    assert "Set WORKER_CONCURRENCY=8, WORKER_BATCH_SIZE=50 in ConfigMap `phishnet-config`" in (
+        answer.text
+    )
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    assert "`WORKER_CONCURRENCY`: 4 → 8" in approval.rendered
+    assert "`WORKER_BATCH_SIZE`: 20 → 50" in approval.rendered
+    sandbox.kube.fail_next("patch", "configmaps", 409)  # someone else edited it meanwhile
+    done = await sandbox.click("bob", approval, ActionId.APPROVE.value)
+    assert done.text == "Approved; the action succeeded."
+    data = sandbox.kube.get_object("configmaps", NS, "phishnet-config")["data"]
+    assert data == {"WORKER_CONCURRENCY": "8", "WORKER_BATCH_SIZE": "50", "LOG": "x"}
+    for name in ("phishnet-worker-email", "phishnet-worker-analysis"):
+        template = sandbox.kube.get_deployment(NS, name)["spec"]["template"]["metadata"]
+        assert RESTARTED_AT in template["annotations"], name
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("WORKER_CONCURRENCY=64", "outside the playbook's bounds (1 to 32)"),
+        ("DEBUG=1", "`DEBUG` is not a tunable worker setting"),
+        ("WORKER_TIMEOUT=soon", "must be a whole number"),
+        ("WORKER_CONCURRENCY=4", "already in place"),
+    ],
+)
+async def test_tune_refusals(sandbox, settings, message):
+    sandbox.kube.add_configmap(NS, "phishnet-config", {"WORKER_CONCURRENCY": "4"})
+    answer = await sandbox.command("alice", f"tune phishnet-worker-email {settings}")
+    assert message in answer.text
+    assert sandbox.find_message(ActionId.APPROVE.value) is None
+
+
+async def test_emergency_drain_needs_two_approvers_other_than_the_requester(sandbox):
+    sandbox.kube.job_duration = 0.05
+    answer = await sandbox.command("bob", "drain")
+    assert "Emergency queue drain: run Job `emergency-queue-drain-20261128-090000-" in answer.text
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    assert "EMERGENCY_MODE=true, SKIP_DETAILED_ANALYSIS=true" in approval.rendered
+    own = await sandbox.click("bob", approval, ActionId.APPROVE.value)
+    assert "someone other than the requester" in own.text
+    not_allowed = await sandbox.click("alice", approval, ActionId.APPROVE.value)
+    assert "Only members of senior_devops, engineering_lead, cto" in not_allowed.text
+    first = await sandbox.click("carol", approval, ActionId.APPROVE.value)
+    assert first.text == "Approval recorded (1 of 2 approvals)."
+    assert sandbox.kube.list_objects("jobs", NS) == []  # nothing runs on one approval
+    # a second, different approver from the policy's roles completes it
+    second = await sandbox.click("erin", approval, ActionId.APPROVE.value)
+    assert second.text == "Approved; the action succeeded."
+    [job] = sandbox.kube.list_objects("jobs", NS)
+    spec = job["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["image"] == "phishnet/worker:latest"
+    assert container["command"] == ["python", "-m", "app.workers.emergency_processor"]
+    assert {e["name"]: e["value"] for e in container["env"]} == {
+        "EMERGENCY_MODE": "true",
+        "SKIP_DETAILED_ANALYSIS": "true",
+    }
+    assert spec["backoffLimit"] == 3
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"
+    thread = [m.text for m in sandbox.slack.thread(approval.channel, approval.ts)]
+    assert any("succeeded (active 0, succeeded 1" in t for t in thread), thread
+
+
+async def test_failed_drain_job_is_reported(sandbox):
+    sandbox.kube.job_duration = 0.05
+    sandbox.kube.fail_jobs = True
+    await sandbox.command("alice", "drain")
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    await sandbox.click("bob", approval, ActionId.APPROVE.value)
+    result = await sandbox.click("carol", approval, ActionId.APPROVE.value)
+    assert result.text == "Approved; the action failed."
+    thread = [m.text for m in sandbox.slack.thread(approval.channel, approval.ts)]
+    assert any("failed: Job `emergency-queue-drain-" in t for t in thread), thread
+
+
+async def test_scale_raises_the_hpa_instead_when_one_manages_the_deployment(sandbox):
+    sandbox.kube.add_hpa(NS, "email-hpa", "phishnet-worker-email", 2, 10, 2, 2)
+    answer = await sandbox.command("alice", "scale phishnet-worker-email 6")
+    assert "Raise HPA `email-hpa` minReplicas 2 → 6" in answer.text
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    assert "it would undo a manual scale" in approval.rendered
+    result = await sandbox.click("bob", approval, ActionId.APPROVE.value)
+    assert result.text == "Approved; the action succeeded."
+    hpa = sandbox.kube.get_object("hpa", NS, "email-hpa")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (6, 10)
+
+
+async def test_server_errors_are_retried_then_reported(sandbox):
+    sandbox.kube.fail_next("patch", "deployments/scale", 503)
+    ok = await request_and_approve(sandbox, "scale phishnet-worker-email 5")
+    assert ok == "Approved; the action succeeded."
+    assert sandbox.kube.get_deployment(NS, "phishnet-worker-email")["spec"]["replicas"] == 5
+    sandbox.kube.fail_next("patch", "deployments/scale", 500, times=3)
+    failed = await request_and_approve(sandbox, "scale phishnet-worker-email 7")
+    assert failed == "Approved; the action failed."
+    message = last_request_message(sandbox)
+    thread = [m.text for m in sandbox.slack.thread(message.channel, message.ts)]
+    assert any("The Kubernetes API failed (500" in t and "after retries" in t for t in thread)
+    assert sandbox.kube.get_deployment(NS, "phishnet-worker-email")["spec"]["replicas"] == 5
+
+
+async def test_missing_permission_is_named(sandbox):
+    from bot.emulators.kube_api import PolicyRule
+
+    sandbox.kube.rbac_rules = [
+        PolicyRule(api_groups=("apps",), resources=("deployments",), verbs=("get", "list")),
+        PolicyRule(
+            api_groups=("autoscaling",), resources=("horizontalpodautoscalers",), verbs=("list",)
+        ),
+    ]
+    failed = await request_and_approve(sandbox, "scale phishnet-worker-email 6")
+    assert failed == "Approved; the action failed."
+    message = last_request_message(sandbox)
+    thread = [m.text for m in sandbox.slack.thread(message.channel, message.ts)]
+    assert any(
+        "The bot lacks a Kubernetes permission" in t
+        and 'cannot get resource "deployments/scale"' in t
+        for t in thread
+    ), thread
