@@ -41,6 +41,7 @@ from bot.domain.playbook import Playbook, load_playbook
 from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
 from bot.services.actions import ActionService
 from bot.services.commands import CommandRouter, Invocation
+from bot.services.diagnosis import DiagnosisService
 from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService
 from bot.services.monitor import Monitor
@@ -133,6 +134,7 @@ async def build_runtime(
     router = CommandRouter(
         playbook=playbook,
         escalation=escalation,
+        diagnosis=DiagnosisService(kube, playbook),
         redis=redis,
         kube=kube,
         incidents=incidents,

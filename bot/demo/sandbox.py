@@ -166,7 +166,6 @@ class Sandbox:
         """``who`` clicks the button ``action_id`` on ``message``; returns what they see."""
         person = PEOPLE[who]
         value = _button_value(message, action_id)
-        seen = len(self.slack.ephemerals(INCIDENT_CHANNEL_ID, person.user_id))
         tag = f"click-{next(self._tags)}"
         result = await self._people.block_action(
             action_id,
@@ -175,7 +174,9 @@ class Sandbox:
             user_name=person.name,
             channel_id=INCIDENT_CHANNEL_ID,
             message_ts=message.ts,
-            response_url=self.slack.response_url(tag, channel=INCIDENT_CHANNEL_ID),
+            response_url=self.slack.response_url(
+                tag, channel=INCIDENT_CHANNEL_ID, user=person.user_id, message_ts=message.ts
+            ),
             message={
                 "type": "message",
                 "ts": message.ts,
@@ -186,13 +187,8 @@ class Sandbox:
         )
         if result.status != 200:
             return Answer(result.status, result.body)
-        await self.slack.wait_for(
-            lambda: len(self.slack.ephemerals(INCIDENT_CHANNEL_ID, person.user_id)) > seen,
-            within=within,
-        )
-        return Answer(
-            result.status, self.slack.ephemerals(INCIDENT_CHANNEL_ID, person.user_id)[-1].text
-        )
+        await self.slack.wait_for(lambda: bool(self.slack.responses(tag)), within=within)
+        return Answer(result.status, self.slack.responses(tag)[-1].text)
 
     # ---- what the channel shows ----------------------------------------
 

@@ -242,6 +242,19 @@ class Escalation(_Model):
         return tiers
 
 
+class Diagnostics(_Model):
+    """Where ``/backlog diagnose`` looks (the runbook's root-cause checks)."""
+
+    timeout: Duration = timedelta(seconds=10)
+    log_tail_lines: int = Field(default=200, ge=10, le=5000)
+    rate_limit_deployment: K8sName | None = None
+    rate_limit_patterns: tuple[str, ...] = ("rate.limit", "quota", "429", "503")
+    database_url_env: str | None = Field(
+        default=None, pattern=r"^[A-Z_][A-Z0-9_]*$", description="env var with the app's DSN"
+    )
+    slow_query_tables: tuple[str, ...] = ()
+
+
 ReportSection = Literal[
     "summary", "timeline", "actions", "root_cause", "lessons_learned", "prevention"
 ]
@@ -270,6 +283,7 @@ class Playbook(_Model):
     actions: dict[ActionKind, ActionPolicy]
     escalation: Escalation
     report: Report
+    diagnostics: Diagnostics = Diagnostics()
 
     def queue(self, name: str) -> Queue | None:
         return next((q for q in self.queues if q.name == name), None)
@@ -339,6 +353,14 @@ def cross_check(playbook: Playbook) -> list[PlaybookProblem]:
             PlaybookProblem(
                 field="stuck_jobs.requeue_to",
                 reason=f"unknown queue '{playbook.stuck_jobs.requeue_to}'",
+            )
+        )
+    rate_limited = playbook.diagnostics.rate_limit_deployment
+    if rate_limited and rate_limited not in playbook.deployments:
+        problems.append(
+            PlaybookProblem(
+                field="diagnostics.rate_limit_deployment",
+                reason=f"'{rate_limited}' is not listed under deployments",
             )
         )
     for j, name in enumerate(playbook.worker_config.restart_deployments):

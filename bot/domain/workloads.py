@@ -46,7 +46,8 @@ class HpaStatus:
 
     @property
     def pinned_at_max(self) -> bool:
-        return self.desired >= self.max_replicas and self.current >= self.max_replicas
+        """It wants at least its maximum: more load than it is allowed to absorb."""
+        return self.desired >= self.max_replicas
 
 
 class JobPhase(StrEnum):

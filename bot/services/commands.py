@@ -7,6 +7,7 @@ that say what was wrong, and nothing is executed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -16,10 +17,12 @@ from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
 from bot.domain import commands as cmd
 from bot.domain.actions import ActionRefused
+from bot.domain.diagnosis import format_diagnosis
 from bot.domain.models import ActionRequest, Clock, DeploymentStatus, EventKind
 from bot.domain.playbook import Playbook
 from bot.domain.report import classify_note, format_duration
 from bot.services.actions import ActionService
+from bot.services.diagnosis import DiagnosisService
 from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService, NoOpenIncident
 
@@ -49,8 +52,10 @@ class CommandRouter:
         incidents: IncidentService,
         actions: ActionService,
         escalation: EscalationService,
+        diagnosis: DiagnosisService,
         clock: Clock,
     ) -> None:
+        self._diagnosis = diagnosis
         self._escalation = escalation
         self._playbook = playbook
         self._redis = redis
@@ -82,9 +87,14 @@ class CommandRouter:
                 return Reply(cmd.USAGE)
             case cmd.Status():
                 return Reply(await self._status())
+            case cmd.Diagnose():
+                return Reply(await self._diagnose(call.user), ephemeral=False)
             case cmd.Ack():
                 incident = await self._incidents.acknowledge(call.user)
-                return Reply(f"Incident #{incident.id} acknowledged.", ephemeral=False)
+                return Reply(
+                    f"Incident #{incident.id} acknowledged by <@{call.user}>; paging stops.",
+                    ephemeral=False,
+                )
             case cmd.Note(text=text):
                 kind, note = classify_note(text)
                 incident = await self._incidents.add_note(call.user, note, kind)
@@ -120,6 +130,15 @@ class CommandRouter:
             case cmd.Drain():
                 return await actions.request_drain(user, channel)
         return await actions.request_requeue(user, command, channel)
+
+    async def _diagnose(self, user: str) -> str:
+        diagnosis = await self._diagnosis.run()
+        text = format_diagnosis(diagnosis)
+        top = diagnosis.causes[0].title if diagnosis.causes else "no likely cause found"
+        # Diagnosing without an incident is fine; there is just no timeline to add to.
+        with contextlib.suppress(NoOpenIncident):
+            await self._incidents.add_note(user, f"Diagnosis: {top}", EventKind.NOTE)
+        return text
 
     async def _status(self) -> str:
         depths = await queue_depths(self._redis, self._playbook.queue_names)

@@ -58,8 +58,7 @@ async def test_stuck_rollout_is_reported(sandbox):
     message = last_request_message(sandbox)
     thread = [m.text for m in sandbox.slack.thread(message.channel, message.ts)]
     assert any(
-        t.startswith(":x:") and "rollout is stuck: progress deadline exceeded" in t
-        for t in thread
+        t.startswith(":x:") and "rollout is stuck: progress deadline exceeded" in t for t in thread
     ), thread
 
 

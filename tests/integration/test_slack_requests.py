@@ -74,10 +74,8 @@ async def test_forged_button_value_is_harmless(sandbox):
         response_url=sandbox.slack.response_url("forged"),
     )
     assert result.status == 200
-    await sandbox.slack.wait_for(
-        lambda: bool(sandbox.slack.ephemerals(INCIDENT_CHANNEL_ID, bob.user_id))
-    )
-    assert "malformed" in sandbox.slack.ephemerals(INCIDENT_CHANNEL_ID, bob.user_id)[-1].text
+    await sandbox.slack.wait_for(lambda: bool(sandbox.slack.responses("forged")))
+    assert "malformed" in sandbox.slack.responses("forged")[-1].text
     status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
     assert status.desired == 2
 

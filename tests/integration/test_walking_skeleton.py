@@ -50,7 +50,7 @@ async def test_backlog_to_report(sandbox: Sandbox, redis_client, clock):
     assert len(alerts(sandbox)) == 1  # one incident, not one per sample
 
     acked = await sandbox.click("alice", alert, ActionId.ACK.value)
-    assert acked.text == "Incident #1 acknowledged."
+    assert acked.text == f"Incident #1 acknowledged by <@{ALICE}>; paging stops."
 
     status = await sandbox.command("alice", "status")
     assert "*Incident* #1 (acknowledged" in status.text

@@ -17,7 +17,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.ids import ActionId
-from bot.adapters.slack.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +50,13 @@ class Handlers:
     deny: Callable[[uuid.UUID, str], Awaitable[ButtonAnswer]]
 
 
-Runner = Callable[[str, str], Awaitable[str]]  # (button value, user) -> reply
+Runner = Callable[[str, str], Awaitable[CommandAnswer]]  # (button value, user) -> reply
 
 
 def build_slack_app(*, client: AsyncWebClient, signing_secret: str, handlers: Handlers) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
     app.middleware(_drop_slack_retries)
     app.command("/backlog")(_command_listener(handlers))
-    notifier = SlackNotifier(client)
     # Alert buttons go through the same parser and playbook bounds as typed
     # commands; the scale button's value is "deployment:replicas".
     buttons: dict[ActionId, Callable[[dict[str, Any]], Runner]] = {
@@ -66,12 +64,15 @@ def build_slack_app(*, client: AsyncWebClient, signing_secret: str, handlers: Ha
         ActionId.DENY: lambda _body: _by_request_id(handlers.deny),
         ActionId.ACK: lambda body: _as_command(handlers, body, lambda _value: "ack"),
         ActionId.ALERT_STATUS: lambda body: _as_command(handlers, body, lambda _value: "status"),
+        ActionId.ALERT_DIAGNOSE: lambda body: _as_command(
+            handlers, body, lambda _value: "diagnose"
+        ),
         ActionId.ALERT_SCALE: lambda body: _as_command(
             handlers, body, lambda value: "scale " + value.replace(":", " ")
         ),
     }
     for action_id, make_runner in buttons.items():
-        app.action(action_id.value)(_button_listener(notifier, make_runner))
+        app.action(action_id.value)(_button_listener(make_runner))
     app.error(_on_error)
     return app
 
@@ -95,16 +96,20 @@ def _command_listener(handlers: Handlers) -> Callable[..., Awaitable[None]]:
 
 
 def _button_listener(
-    notifier: SlackNotifier, make_runner: Callable[[dict[str, Any]], Runner]
+    make_runner: Callable[[dict[str, Any]], Runner],
 ) -> Callable[..., Awaitable[None]]:
-    async def on_click(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def on_click(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         action = body["actions"][0]
         user = str(body["user"]["id"])
-        channel = str(body.get("channel", {}).get("id", ""))
-        text = await make_runner(body)(str(action.get("value", "")), user)
-        if channel:
-            await notifier.post_ephemeral(channel, user, text)
+        answer = await make_runner(body)(str(action.get("value", "")), user)
+        # Through the click's response_url, like a command's answer: privately to
+        # the clicker, or to the channel; the clicked message itself stays.
+        await respond(
+            text=answer.text,
+            response_type="ephemeral" if answer.ephemeral else "in_channel",
+            replace_original=False,
+        )
 
     return on_click
 
@@ -112,11 +117,11 @@ def _button_listener(
 def _by_request_id(
     handler: Callable[[uuid.UUID, str], Awaitable[ButtonAnswer]],
 ) -> Runner:
-    async def run(value: str, user: str) -> str:
+    async def run(value: str, user: str) -> CommandAnswer:
         request_id = _request_id(value)
         if request_id is None:
-            return _BAD_BUTTON
-        return (await handler(request_id, user)).text
+            return CommandAnswer(_BAD_BUTTON)
+        return CommandAnswer((await handler(request_id, user)).text)
 
     return run
 
@@ -142,11 +147,8 @@ def _request_id(value: str) -> uuid.UUID | None:
 def _as_command(handlers: Handlers, body: dict[str, Any], to_text: Callable[[str], str]) -> Runner:
     channel = str(body.get("channel", {}).get("id", ""))
 
-    async def run(value: str, user: str) -> str:
-        answer = await handlers.command(
-            CommandCall(text=to_text(value), user=user, channel=channel)
-        )
-        return answer.text
+    async def run(value: str, user: str) -> CommandAnswer:
+        return await handlers.command(CommandCall(text=to_text(value), user=user, channel=channel))
 
     return run
 

@@ -103,6 +103,7 @@ def _alert_buttons(playbook: Playbook, queue: str) -> Block:
     elements = [
         button("Acknowledge", ActionId.ACK, "ack", "primary"),
         button("Status", ActionId.ALERT_STATUS, "status"),
+        button("Diagnose", ActionId.ALERT_DIAGNOSE, "diagnose"),
     ]
     queue_spec = playbook.queue(queue)
     if queue_spec and queue_spec.deployment:

@@ -9,6 +9,7 @@ class ActionId(StrEnum):
     ACK = "backlog_ack"
     ALERT_SCALE = "backlog_alert_scale"
     ALERT_STATUS = "backlog_alert_status"
+    ALERT_DIAGNOSE = "backlog_alert_diagnose"
 
 
 class BlockId(StrEnum):

@@ -1,0 +1,170 @@
+"""``/backlog diagnose``: the runbook's root-cause checks, run concurrently.
+
+Every check has its own timeout; one that fails or times out is reported as
+such in the summary and never hides the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from bot.adapters.kube import KubeClient, KubeError
+from bot.domain import diagnosis as dx
+from bot.domain.playbook import Playbook
+from bot.domain.workloads import PodInfo
+
+_MAX_PODS_FOR_LOGS = 10
+
+
+class DiagnosisService:
+    def __init__(self, kube: KubeClient, playbook: Playbook) -> None:
+        self._kube = kube
+        self._playbook = playbook
+
+    async def run(self) -> dx.Diagnosis:
+        playbook = self._playbook
+        pattern_of = {name: d.log_error_pattern for name, d in playbook.deployments.items()}
+        checks: list[tuple[str, Callable[[], Awaitable[dx.CheckResult]]]] = [
+            ("Worker pods", self._pods),
+            *[
+                (f"Error logs of {name}", self._logs_check(name, pattern))
+                for name, pattern in pattern_of.items()
+            ],
+        ]
+        limited = playbook.diagnostics.rate_limit_deployment
+        if limited:
+            checks.append((f"External API rate limits ({limited})", self._rate_check(limited)))
+        checks += [
+            ("Resources and autoscaling", self._resources),
+            ("Nodes", self._nodes),
+            ("Application database", self._database),
+        ]
+        timeout = playbook.diagnostics.timeout.total_seconds()
+        results = await asyncio.gather(*(_guard(name, fn, timeout) for name, fn in checks))
+        return dx.rank(results)
+
+    async def _worker_pods(self) -> list[PodInfo]:
+        selectors = {d.pod_selector for d in self._playbook.deployments.values()}
+        found: dict[str, PodInfo] = {}
+        for selector in selectors:
+            for pod in await self._kube.pods(self._playbook.namespace, selector):
+                found[pod.name] = pod
+        return list(found.values())
+
+    async def _pods(self) -> dx.CheckResult:
+        return dx.analyze_pods(await self._worker_pods())
+
+    async def _deployment_logs(self, deployment: str) -> dict[str, str]:
+        namespace = self._playbook.namespace
+        selector = await self._kube.deployment_selector(namespace, deployment)
+        pods = (await self._kube.pods(namespace, selector))[:_MAX_PODS_FOR_LOGS]
+        tail = self._playbook.diagnostics.log_tail_lines
+        texts = await asyncio.gather(
+            *(
+                self._kube.pod_log(namespace, pod.name, tail)
+                for pod in pods
+                if pod.phase != "Pending"
+            )
+        )
+        running = [pod.name for pod in pods if pod.phase != "Pending"]
+        return dict(zip(running, texts, strict=True))
+
+    def _logs_check(self, deployment: str, pattern: str) -> Callable[[], Awaitable[dx.CheckResult]]:
+        async def check() -> dx.CheckResult:
+            return dx.analyze_logs(deployment, await self._deployment_logs(deployment), pattern)
+
+        return check
+
+    def _rate_check(self, deployment: str) -> Callable[[], Awaitable[dx.CheckResult]]:
+        async def check() -> dx.CheckResult:
+            logs = await self._deployment_logs(deployment)
+            return dx.analyze_rate_limits(
+                deployment, logs, self._playbook.diagnostics.rate_limit_patterns
+            )
+
+        return check
+
+    async def _resources(self) -> dx.CheckResult:
+        namespace = self._playbook.namespace
+        pods, usage, hpas = await asyncio.gather(
+            self._worker_pods(), self._kube.pod_usage(namespace), self._kube.hpas(namespace)
+        )
+        return dx.analyze_resources(pods, usage, hpas)
+
+    async def _nodes(self) -> dx.CheckResult:
+        nodes = await self._kube.nodes()
+        by_node: dict[str, list[PodInfo]] = {}
+        for pod in await self._worker_pods():
+            if pod.node:
+                by_node.setdefault(pod.node, []).append(pod)
+        return dx.analyze_nodes(nodes, by_node)
+
+    async def _database(self) -> dx.CheckResult:
+        variable = self._playbook.diagnostics.database_url_env
+        dsn = os.environ.get(variable) if variable else None
+        if not dsn:
+            result = dx.analyze_database(None)
+            where = f" (set {variable})" if variable else ""
+            return dx.CheckResult(result.name, result.summary + where)
+        timeout = self._playbook.diagnostics.timeout.total_seconds()
+        tables = self._playbook.diagnostics.slow_query_tables
+        return dx.analyze_database(await probe_database(dsn, tables, timeout))
+
+
+async def probe_database(
+    dsn: str, tables: tuple[str, ...], limit_seconds: float
+) -> dx.DatabaseProbe:
+    """``SELECT 1`` and, where pg_stat_statements is installed, the slowest statements
+    touching ``tables`` — the runbook's database checks, read-only."""
+    timeout = limit_seconds
+    started = time.perf_counter()
+    try:
+        conn = await asyncpg.connect(dsn, timeout=timeout)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        return dx.DatabaseProbe(reachable=False, error=_describe(exc))
+    try:
+        await conn.fetchval("SELECT 1", timeout=timeout)
+        latency = (time.perf_counter() - started) * 1000
+        installed = await conn.fetchval(
+            "SELECT count(*) > 0 FROM pg_extension WHERE extname = 'pg_stat_statements'",
+            timeout=timeout,
+        )
+        if not installed:
+            return dx.DatabaseProbe(reachable=True, latency_ms=latency)
+        rows: Any = await conn.fetch(
+            "SELECT query, mean_exec_time, calls FROM pg_stat_statements "
+            "WHERE query ~* $1 ORDER BY mean_exec_time DESC LIMIT 5",
+            "|".join(tables) or ".",
+            timeout=timeout,
+        )
+        slow = tuple((str(r["query"]), float(r["mean_exec_time"]), int(r["calls"])) for r in rows)
+        return dx.DatabaseProbe(
+            reachable=True, latency_ms=latency, statements_available=True, slow_statements=slow
+        )
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        return dx.DatabaseProbe(reachable=False, error=_describe(exc))
+    finally:
+        await conn.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+async def _guard(
+    name: str, check: Callable[[], Awaitable[dx.CheckResult]], limit_seconds: float
+) -> dx.CheckResult:
+    try:
+        return await asyncio.wait_for(check(), limit_seconds)
+    except TimeoutError:
+        return dx.CheckResult.failed(name, f"timed out after {limit_seconds:g}s")
+    except KubeError as exc:
+        return dx.CheckResult.failed(name, str(exc))

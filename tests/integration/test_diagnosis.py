@@ -1,0 +1,174 @@
+"""/backlog diagnose against the Kubernetes API emulator and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import timedelta
+
+import pytest
+
+from bot.adapters.slack.ids import ActionId
+from bot.demo.sandbox import Sandbox
+from bot.services.diagnosis import DiagnosisService, probe_database
+
+NS = "phishnet"
+ERRORS = "\n".join(
+    [
+        "2026-11-28T09:00:01Z INFO fetched email 4411",
+        "2026-11-28T09:00:02Z ERROR db timeout after 30000 ms for job 'a1b2'",
+        "2026-11-28T09:00:03Z ERROR db timeout after 30000 ms for job 'c3d4'",
+        "2026-11-28T09:00:04Z ERROR db timeout after 30001 ms for job 'e5f6'",
+        "2026-11-28T09:00:05Z FATAL Exception in worker loop: KeyError 'sender'",
+    ]
+)
+RATE_LIMITED = "\n".join(
+    ["VirusTotal answered 429 Too Many Requests"] * 6
+    + ["AbuseIPDB quota exceeded"] * 4
+    + ["upstream 503 from VirusTotal"] * 2
+    + ["analysed message 77"]
+)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def service(sandbox: Sandbox) -> DiagnosisService:
+    return DiagnosisService(sandbox.runtime.kube, sandbox.playbook)
+
+
+def _check(diagnosis, prefix):
+    return next(c for c in diagnosis.checks if c.name.startswith(prefix))
+
+
+async def test_finds_broken_pods_errors_rate_limits_and_pinned_hpa(sandbox, service, monkeypatch):
+    kube = sandbox.kube
+    worker = {"component": "worker"}
+    kube.add_pod(
+        NS, "email-crash", labels=worker, waiting_reason="CrashLoopBackOff", restart_count=9
+    )
+    kube.add_pod(NS, "email-oom", labels=worker, terminated_reason="OOMKilled", restart_count=2)
+    kube.add_pod(NS, "email-pull", labels=worker, waiting_reason="ImagePullBackOff")
+    kube.add_pod(
+        NS,
+        "email-pending",
+        labels=worker,
+        pending_reason="Unschedulable",
+        pending_message="0/3 nodes are available: 3 Insufficient cpu.",
+    )
+    kube.set_deployment_log(NS, "phishnet-worker-email", ERRORS)
+    kube.set_deployment_log(NS, "phishnet-worker-analysis", RATE_LIMITED)
+    kube.add_hpa(NS, "analysis-hpa", "phishnet-worker-analysis", 2, 4, 4, 4)
+    monkeypatch.delenv("PHISHNET_DATABASE_URL", raising=False)
+
+    diagnosis = await service.run()
+    titles = [cause.title for cause in diagnosis.causes]
+    assert "1 worker pod(s) crash-looping (CrashLoopBackOff)" in titles
+    assert "1 worker pod(s) cannot pull their image (ImagePullBackOff)" in titles
+    assert "1 worker pod(s) were OOMKilled (memory limit too low)" in titles
+    assert (
+        "1 worker pod(s) Pending, unschedulable: 0/3 nodes are available: 3 Insufficient cpu."
+        in titles
+    )
+    assert "HPA `analysis-hpa` is pinned at its maximum (4)" in titles
+    assert titles.index("1 worker pod(s) crash-looping (CrashLoopBackOff)") < titles.index(
+        "HPA `analysis-hpa` is pinned at its maximum (4)"
+    )
+    errors = next(c for c in diagnosis.causes if c.title.startswith("`phishnet-worker-email` logs"))
+    assert errors.evidence[0] == "6x ERROR db timeout after … ms for job …"  # 3 per pod, 2 pods
+    rate = next(
+        c for c in diagnosis.causes if c.title.startswith("External APIs are rate limiting")
+    )
+    assert rate.evidence == ("429: 12", "quota: 8", "503: 4")  # both analysis pods
+    database = _check(diagnosis, "Application database")
+    assert "not configured" in database.summary and "PHISHNET_DATABASE_URL" in database.summary
+
+
+async def test_metrics_absent_is_said_plainly_and_usage_checked_when_present(sandbox, service):
+    sandbox.kube.metrics_enabled = False
+    resources = _check(await service.run(), "Resources")
+    assert "metrics.k8s.io is not available (no metrics-server): usage not checked" in (
+        resources.summary
+    )
+    sandbox.kube.metrics_enabled = True
+    pods = sandbox.kube.pods_of(NS, "phishnet-worker-email")
+    hot = pods[0]["metadata"]["name"]
+    sandbox.kube.set_metrics(pods={f"{NS}/{hot}": {"cpu": "480m", "memory": "500Mi"}})
+    diagnosis = await service.run()
+    titles = [c.title for c in diagnosis.causes]
+    assert "1 pod(s) at 90%+ of their CPU limit" in titles
+    assert "1 pod(s) at 90%+ of their memory limit" in titles
+
+
+async def test_nodes_allocated_against_allocatable(sandbox, service):
+    sandbox.kube.add_node("node-small", allocatable={"cpu": "500m", "memory": "1Gi"})
+    sandbox.kube.add_pod(
+        NS,
+        "packed",
+        labels={"component": "worker"},
+        node_name="node-small",
+        resources={"requests": {"cpu": "475m", "memory": "256Mi"}},
+    )
+    diagnosis = await service.run()
+    nodes = _check(diagnosis, "Nodes")
+    assert "node-small: cpu 95% / memory 25% requested" in nodes.summary
+    assert "Node `node-small` is nearly full (95% cpu, 25% memory requested)" in [
+        c.title for c in diagnosis.causes
+    ]
+
+
+async def test_database_reachable_unreachable_and_without_pg_stat_statements(postgres_server_url):
+    probe = await probe_database(postgres_server_url, ("emails",), 5)
+    assert probe.reachable and probe.latency_ms is not None
+    assert probe.statements_available is False  # not installed on the test server
+    down = await probe_database(f"postgresql://nobody@127.0.0.1:{_closed_port()}/x", (), 2)
+    assert not down.reachable and "ConnectionRefusedError" in down.error
+
+
+async def test_database_check_through_the_service(
+    sandbox, service, monkeypatch, postgres_server_url
+):
+    monkeypatch.setenv("PHISHNET_DATABASE_URL", postgres_server_url)
+    ok = _check(await service.run(), "Application database")
+    assert "`SELECT 1` answered in" in ok.summary
+    assert "pg_stat_statements is not installed, slow statements not checked" in ok.summary
+    monkeypatch.setenv("PHISHNET_DATABASE_URL", f"postgresql://x@127.0.0.1:{_closed_port()}/x")
+    diagnosis = await service.run()
+    assert diagnosis.causes[0].title == "Workers' database is unreachable"
+
+
+async def test_a_check_that_fails_or_times_out_hides_nothing(sandbox):
+    sandbox.kube.fail_next("list", "nodes", 403, times=5)
+    sandbox.kube.delay_next("list", "horizontalpodautoscalers", 3.0, times=5)
+    # The playbook gives each check 10 s; a second is enough to show a timeout here.
+    quick = sandbox.playbook.diagnostics.model_copy(update={"timeout": timedelta(seconds=1)})
+    service = DiagnosisService(
+        sandbox.runtime.kube, sandbox.playbook.model_copy(update={"diagnostics": quick})
+    )
+    diagnosis = await asyncio.wait_for(service.run(), 20)
+    nodes = _check(diagnosis, "Nodes")
+    assert nodes.error and "lacks a Kubernetes permission" in nodes.error
+    resources = _check(diagnosis, "Resources")
+    assert resources.error == "timed out after 1s"
+    assert _check(diagnosis, "Worker pods").error is None  # the others still ran
+
+
+async def test_diagnose_command_and_alert_button_post_to_the_channel(sandbox, redis_client, clock):
+    sandbox.kube.set_deployment_log(NS, "phishnet-worker-email", ERRORS)
+    answer = await sandbox.command("alice", "diagnose")
+    assert answer.text.startswith(":mag: *Diagnosis*")
+    assert sandbox.slack.responses()[-1].response_type == "in_channel"
+    assert "*Checks*" in answer.text and ":white_check_mark: Worker pods: 4/4 ready" in answer.text
+    await redis_client.lpush("email_processing_queue", *range(1200))
+    for _ in range(11):
+        await sandbox.runtime.monitor.tick()
+        clock.advance(timedelta(minutes=1))
+    alert = sandbox.find_message(ActionId.ALERT_DIAGNOSE.value)
+    clicked = await sandbox.click("bob", alert, ActionId.ALERT_DIAGNOSE.value)
+    assert "1. `phishnet-worker-email` logs errors (8 lines)" in clicked.text
+    timeline = await sandbox.runtime.store.timeline(1)
+    assert timeline[-1].text == "Diagnosis: `phishnet-worker-email` logs errors (8 lines)"

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from bot.domain import diagnosis as dx
+from bot.domain.workloads import ContainerInfo, HpaStatus, PodInfo, Resources
+
+
+def pod(name: str, **container) -> PodInfo:
+    return PodInfo(
+        name=name,
+        phase=container.pop("phase", "Running"),
+        node="n1",
+        labels={},
+        containers=(
+            ContainerInfo(
+                name="worker",
+                ready=container.pop("ready", True),
+                restarts=container.pop("restarts", 0),
+                **container,
+            ),
+        ),
+    )
+
+
+def test_signatures_group_lines_that_differ_only_in_values():
+    assert dx.signature("2026-11-28T09:00:02Z ERROR timeout after 30000 ms for 'job-1'") == (
+        "ERROR timeout after … ms for …"
+    )
+    logs = {"a": "ERROR x 1\nERROR x 2\nINFO ok\nERROR y\n", "b": "ERROR x 3"}
+    assert dx.error_signatures(logs, r"ERROR") == [
+        ("ERROR x …", 3, "ERROR x 1"),
+        ("ERROR y", 1, "ERROR y"),
+    ]
+
+
+def test_no_pods_is_the_most_likely_cause():
+    result = dx.analyze_pods([])
+    assert result.findings[0].score == 95 and result.findings[0].title == "No worker pods exist"
+
+
+def test_healthy_pods_have_no_findings():
+    result = dx.analyze_pods([pod("a"), pod("b", restarts=1)])
+    assert result.findings == () and result.summary == "2/2 ready, 1 restarts"
+
+
+def test_ranking_orders_by_likelihood_and_failed_checks_are_listed():
+    checks = [
+        dx.analyze_pods([pod("a", ready=False, waiting_reason="CrashLoopBackOff", restarts=7)]),
+        dx.analyze_resources([], None, [HpaStatus("h", "d", 1, 3, 3, 3)]),
+        dx.CheckResult.failed("Nodes", "timed out after 10s"),
+    ]
+    diagnosis = dx.rank(checks)
+    assert [c.title for c in diagnosis.causes] == [
+        "1 worker pod(s) crash-looping (CrashLoopBackOff)",
+        "HPA `h` is pinned at its maximum (3)",
+    ]
+    text = dx.format_diagnosis(diagnosis)
+    assert "1. 1 worker pod(s) crash-looping (CrashLoopBackOff)" in text
+    assert ":warning: Nodes: could not run — timed out after 10s" in text
+    assert "metrics.k8s.io is not available" in text
+
+
+def test_near_limits_from_usage():
+    hot = PodInfo(
+        "hot",
+        "Running",
+        "n1",
+        {},
+        (ContainerInfo("w", True, 0, limits=Resources(cpu_m=500, memory=1000)),),
+    )
+    result = dx.analyze_resources([hot], {"hot": Resources(cpu_m=460, memory=100)}, [])
+    assert [f.title for f in result.findings] == ["1 pod(s) at 90%+ of their CPU limit"]
+
+
+def test_database_probe_findings():
+    down = dx.analyze_database(dx.DatabaseProbe(reachable=False, error="refused"))
+    assert down.findings[0].title == "Workers' database is unreachable"
+    slow = dx.analyze_database(
+        dx.DatabaseProbe(
+            reachable=True,
+            latency_ms=3,
+            statements_available=True,
+            slow_statements=(("SELECT * FROM emails WHERE x", 950.0, 12),),
+        )
+    )
+    assert slow.findings[0].evidence == ("950 ms x 12 calls: SELECT * FROM emails WHERE x",)

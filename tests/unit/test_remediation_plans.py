@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.domain import commands as cmd
+from bot.domain.actions import (
+    ActionRefused,
+    plan_drain,
+    plan_restart,
+    plan_scale_via_hpa,
+    plan_tune,
+)
+from bot.domain.workloads import HpaStatus
+
+
+def test_tune_plan_shows_old_and_new_and_restarts_the_readers(playbook):
+    plan = plan_tune(
+        playbook,
+        cmd.Tune("phishnet-worker-email", (("WORKER_CONCURRENCY", "8"), ("WORKER_TIMEOUT", "300"))),
+        {"WORKER_CONCURRENCY": "4"},
+    )
+    assert plan.params["changes"] == {"WORKER_CONCURRENCY": "8", "WORKER_TIMEOUT": "300"}
+    assert plan.details == ("`WORKER_CONCURRENCY`: 4 → 8", "`WORKER_TIMEOUT`: (unset) → 300")
+    assert plan.params["deployments"] == ["phishnet-worker-email", "phishnet-worker-analysis"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ((("WORKER_TIMEOUT", "5"),), "outside the playbook's bounds (30 to 3600)"),
+        ((("PATH", "/tmp"),), "not a tunable worker setting"),
+        ((("WORKER_BATCH_SIZE", "-1"),), "must be a whole number"),
+    ],
+)
+def test_tune_refusals(playbook, settings, reason):
+    with pytest.raises(ActionRefused) as refused:
+        plan_tune(playbook, cmd.Tune("phishnet-worker-email", settings), {})
+    assert reason in str(refused.value)
+
+
+def test_drain_job_from_the_playbook_template(playbook):
+    plan = plan_drain(playbook, "20261128-090000-abcd")
+    manifest = plan.params["manifest"]
+    assert manifest["metadata"]["name"] == "emergency-queue-drain-20261128-090000-abcd"
+    assert manifest["metadata"]["namespace"] == "phishnet"
+    assert manifest["spec"]["backoffLimit"] == 3
+    pod = manifest["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["containers"][0]["env"] == [
+        {"name": "EMERGENCY_MODE", "value": "true"},
+        {"name": "SKIP_DETAILED_ANALYSIS", "value": "true"},
+    ]
+    long = plan_drain(playbook, "x" * 80).params["job"]
+    assert len(long) <= 63
+
+
+def test_restart_only_playbook_deployments(playbook):
+    assert plan_restart(playbook, cmd.Restart("phishnet-worker-analysis")).params == {
+        "namespace": "phishnet",
+        "deployments": ["phishnet-worker-analysis"],
+    }
+    with pytest.raises(ActionRefused, match="not a worker deployment"):
+        plan_restart(playbook, cmd.Restart("postgres"))
+
+
+def test_hpa_plan_raises_max_when_needed(playbook):
+    hpa = HpaStatus("h", "phishnet-worker-email", 2, 5, 2, 2)
+    plan = plan_scale_via_hpa(playbook, cmd.Scale("phishnet-worker-email", 8), hpa)
+    assert (plan.params["min_replicas"], plan.params["max_replicas"]) == (8, 8)
+    assert "maxReplicas 5 → 8" in plan.summary
