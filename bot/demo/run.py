@@ -47,10 +47,11 @@ class Transcript:
         if not self._enabled or event.kind not in ("post", "update", "ephemeral", "response"):
             return
         who = "backlog-bot" if event.is_bot or event.kind == "response" else event.user
+        private = f" (only {self._names.get(event.visible_to or '', event.visible_to)})"
         scope = {
             "update": " (updated)",
-            "ephemeral": f" (only {self._names.get(event.visible_to or '', event.visible_to)})",
-            "response": " (reply)",
+            "ephemeral": private,
+            "response": private if event.visible_to else " (reply)",
         }.get(event.kind, "")
         thread = " ↳ in thread" if event.thread_ts and event.thread_ts != event.ts else ""
         body = "\n".join("    " + line for line in event.rendered.splitlines())
