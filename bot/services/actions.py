@@ -6,18 +6,16 @@ PostgreSQL and re-checked before anything runs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from bot.adapters.kube import KubeClient, KubeError
-from bot.adapters.queues.requeue import RedisUnavailable, requeue_stuck, scan_stuck
+from bot.adapters.queues.requeue import RedisUnavailable, scan_stuck
 from bot.adapters.store import Store
 from bot.domain import commands
 from bot.domain.actions import (
@@ -32,22 +30,11 @@ from bot.domain.actions import (
 )
 from bot.domain.approvals import Verdict, judge_approval, may_deny
 from bot.domain.models import ActionRequest, ActionState, Clock, EventKind
-from bot.domain.playbook import ActionKind, Playbook
-from bot.domain.requeue import RequeueProgress, format_progress, format_requeue_result
-from bot.domain.workloads import JobPhase, RolloutPhase, RolloutStatus
-from bot.services.ports import Directory, Notifier, Posted
+from bot.domain.playbook import Playbook
+from bot.services.executors import ActionFailed, Executors
+from bot.services.ports import Directory, Notifier
 
 log = logging.getLogger(__name__)
-
-Executor = Callable[[ActionRequest], Awaitable[Mapping[str, Any]]]
-
-# chat.update is Tier 3 (~50/min per workspace): a few seconds between progress
-# edits leaves room for everything else the bot posts meanwhile.
-REQUEUE_PROGRESS_INTERVAL = 3.0
-
-
-class ActionFailed(RuntimeError):
-    """An executor's failure, worded for the channel."""
 
 
 @dataclass(frozen=True)
@@ -77,18 +64,9 @@ class ActionService:
         self._directory = directory
         self._playbook = playbook
         self._clock = clock
-        self.requeue_progress_interval = REQUEUE_PROGRESS_INTERVAL
-        # How often to look at a rollout or a job, and for how long at most.
-        self.poll_seconds = 2.0
-        self.rollout_timeout_seconds = 900.0
-        self.drain_timeout_seconds = 3600.0
-        self._executors: dict[ActionKind, Executor] = {
-            ActionKind.SCALE: self._execute_scale,
-            ActionKind.REQUEUE: self._execute_requeue,
-            ActionKind.RESTART: self._execute_restart,
-            ActionKind.TUNE: self._execute_tune,
-            ActionKind.DRAIN: self._execute_drain,
-        }
+        self.executors = Executors(
+            kube=kube, redis=redis, notifier=notifier, playbook=playbook, clock=clock
+        )
 
     # ---- requesting ------------------------------------------------------
 
@@ -225,14 +203,11 @@ class ActionService:
 
     async def _execute(self, request: ActionRequest) -> ActionRequest:
         """Runs a request this process moved to ``executing`` (so: exactly once)."""
-        executor = self._executors.get(request.kind)
         policy = self._playbook.policy(request.kind)
         if request.incident_id is not None and request.executed_at is not None:
             await self._store.mark_mitigation_started(request.incident_id, request.executed_at)
         try:
-            if executor is None:
-                raise ActionFailed(f"`{request.kind.value}` cannot be executed by this version.")
-            result = await executor(request)
+            result = await self.executors.run(request)
         except (ActionFailed, KubeError) as exc:
             finished = await self._store.finish_action(
                 request.id, state=ActionState.FAILED, at=self._clock(), error=str(exc)
@@ -252,177 +227,6 @@ class ActionService:
                 finished.channel, finished.message_ts, _outcome_text(finished)
             )
         return finished
-
-    async def _execute_scale(self, request: ActionRequest) -> Mapping[str, Any]:
-        params = request.params
-        deployment = self._playbook.deployments.get(str(params["deployment"]))
-        replicas = int(params["replicas"])
-        # Re-check the bounds at execution time: the playbook may have changed
-        # since the request was made.
-        if deployment is None or not deployment.min_replicas <= replicas <= deployment.max_replicas:
-            raise ActionFailed("the request is no longer within the playbook's bounds")
-        if "hpa" in params:
-            hpa = await self._kube.set_hpa_bounds(
-                self._playbook.namespace,
-                str(params["hpa"]),
-                int(params["min_replicas"]),
-                int(params["max_replicas"]),
-            )
-            return {
-                "hpa": hpa.name,
-                "min_replicas": hpa.min_replicas,
-                "max_replicas": hpa.max_replicas,
-                "min_before": params.get("min_before"),
-                "max_before": params.get("max_before"),
-            }
-        before, after = await self._kube.scale(
-            self._playbook.namespace, str(params["deployment"]), replicas
-        )
-        return {"deployment": params["deployment"], "replicas_before": before, "replicas": after}
-
-    async def _execute_requeue(self, request: ActionRequest) -> Mapping[str, Any]:
-        params = request.params
-        target = str(params["target_queue"])
-        if target not in self._playbook.queue_names:
-            raise ActionFailed("the target queue is no longer in the playbook")
-        progress = self._progress_message(request)
-
-        async def on_progress(update: RequeueProgress) -> None:
-            await progress(
-                f":recycle: Requeueing: {format_progress(update)} · moved {update.moved:,}"
-            )
-
-        try:
-            result = await requeue_stuck(
-                self._redis,
-                processing_set=str(params["processing_set"]),
-                heartbeat_key=str(params["heartbeat_key"]),
-                target_queue=target,
-                older_than_seconds=float(params["older_than_seconds"]),
-                on_progress=on_progress,
-                progress_interval_seconds=self.requeue_progress_interval,
-            )
-        except RedisUnavailable as exc:
-            raise ActionFailed(str(exc)) from exc
-        await progress(f":recycle: Requeue finished: {format_requeue_result(result)}")
-        return {
-            "target_queue": target,
-            "moved": result.moved,
-            "skipped_renewed": result.skipped_renewed,
-            "skipped_gone": result.skipped_gone,
-            "malformed": result.malformed,
-            "elapsed_seconds": round(result.elapsed_seconds, 3),
-        }
-
-    async def _execute_restart(self, request: ActionRequest) -> Mapping[str, Any]:
-        deployments = [str(d) for d in request.params["deployments"]]
-        for name in deployments:
-            if name not in self._playbook.deployments:
-                raise ActionFailed(f"`{name}` is no longer a deployment of the playbook")
-        progress = self._progress_message(request)
-        rollouts = {}
-        for name in deployments:
-            rollouts[name] = await self._restart_one(name, progress)
-        return {"deployments": deployments, "rollouts": rollouts}
-
-    async def _restart_one(self, name: str, progress: Callable[[str], Awaitable[None]]) -> str:
-        namespace = self._playbook.namespace
-        await self._kube.rollout_restart(namespace, name, self._clock())
-        status = await self._follow_rollout(name, progress)
-        if status.phase is RolloutPhase.STUCK:
-            raise ActionFailed(status.describe())
-        return status.describe()
-
-    async def _follow_rollout(
-        self, name: str, progress: Callable[[str], Awaitable[None]]
-    ) -> RolloutStatus:
-        deadline = time.monotonic() + self.rollout_timeout_seconds
-        shown = ""
-        while True:
-            status = await self._kube.rollout_status(self._playbook.namespace, name)
-            line = f":arrows_counterclockwise: {status.describe()}"
-            if line != shown:
-                await progress(line)
-                shown = line
-            if status.phase is not RolloutPhase.PROGRESSING:
-                return status
-            if time.monotonic() >= deadline:
-                raise ActionFailed(
-                    f"{status.describe()} — still not done after "
-                    f"{self.rollout_timeout_seconds:.0f}s"
-                )
-            await asyncio.sleep(self.poll_seconds)
-
-    async def _execute_tune(self, request: ActionRequest) -> Mapping[str, Any]:
-        params = request.params
-        config = self._playbook.worker_config
-        changes = {str(k): str(v) for k, v in dict(params["changes"]).items()}
-        for key, value in changes.items():  # the playbook may have changed since the request
-            bounds = config.keys.get(key)
-            if bounds is None or not bounds.min <= int(value) <= bounds.max:
-                raise ActionFailed(f"`{key}={value}` is no longer allowed by the playbook")
-        before = await self._kube.update_configmap(
-            self._playbook.namespace, config.configmap, changes
-        )
-        progress = self._progress_message(request)
-        summary = ", ".join(f"{k}: {before.get(k) or '(unset)'} → {v}" for k, v in changes.items())
-        await progress(f":gear: ConfigMap `{config.configmap}` updated ({summary})")
-        rollouts = {}
-        for name in config.restart_deployments:
-            rollouts[name] = await self._restart_one(name, progress)
-        return {
-            "configmap": config.configmap,
-            "before": before,
-            "after": changes,
-            "rollouts": rollouts,
-        }
-
-    async def _execute_drain(self, request: ActionRequest) -> Mapping[str, Any]:
-        name = str(request.params["job"])
-        prefix = f"{self._playbook.emergency_drain.job_name}-"
-        if not name.startswith(prefix):
-            raise ActionFailed(f"`{name}` is not a drain job of this playbook")
-        # Rebuilt from the playbook now rather than trusted from the stored request.
-        manifest = plan_drain(self._playbook, name.removeprefix(prefix)).params["manifest"]
-        namespace = self._playbook.namespace
-        await self._kube.create_job(namespace, manifest)
-        progress = self._progress_message(request)
-        deadline = time.monotonic() + self.drain_timeout_seconds
-        shown = ""
-        while True:
-            status = await self._kube.job_status(namespace, name)
-            line = (
-                f":rotating_light: Job `{name}`: {status.phase.value} "
-                f"(active {status.active}, succeeded {status.succeeded}, failed {status.failed})"
-            )
-            if line != shown:
-                await progress(line)
-                shown = line
-            if status.phase is JobPhase.FAILED:
-                raise ActionFailed(f"Job `{name}` failed: {status.message or 'no reason given'}")
-            if status.phase is JobPhase.SUCCEEDED:
-                return {"job": name, "succeeded": status.succeeded, "failed": status.failed}
-            if time.monotonic() >= deadline:
-                raise ActionFailed(
-                    f"Job `{name}` still running after {self.drain_timeout_seconds:.0f}s"
-                )
-            await asyncio.sleep(self.poll_seconds)
-
-    def _progress_message(self, request: ActionRequest) -> Callable[[str], Awaitable[None]]:
-        """One message in the request's thread, posted once and then edited."""
-        posted: list[Posted] = []
-
-        async def show(text: str) -> None:
-            if not request.channel:
-                return
-            if posted:
-                await self._notifier.update(posted[0], text)
-            else:
-                posted.append(
-                    await self._notifier.post_in_thread(request.channel, request.message_ts, text)
-                )
-
-        return show
 
     # ---- records ---------------------------------------------------------
 

@@ -39,7 +39,7 @@ async def test_every_kubernetes_call_is_allowed_and_every_grant_used(sandbox, en
     kube.add_configmap(NS, "phishnet-config", {"WORKER_CONCURRENCY": "4"})
     kube.add_node("node-1")
     kube.job_duration = 0.05
-    sandbox.runtime.actions.poll_seconds = 0.02
+    sandbox.runtime.actions.executors.poll_seconds = 0.02
     if enforced:
         kube.rbac_rules = rules  # the emulator refuses anything else with a 403
     kube.clear_requests()

@@ -15,7 +15,7 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 @pytest.fixture(autouse=True)
 def fast_polls(sandbox: Sandbox) -> None:
     # Rollouts and jobs are followed by polling the API; no need to wait 2 s here.
-    sandbox.runtime.actions.poll_seconds = 0.02
+    sandbox.runtime.actions.executors.poll_seconds = 0.02
 
 
 async def request_and_approve(sandbox: Sandbox, text: str, approver: str = "bob") -> str:

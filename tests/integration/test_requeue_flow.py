@@ -105,7 +105,7 @@ async def test_long_requeue_edits_one_progress_message(sandbox, redis_client):
     ids = [f"job-{i}" for i in range(5000)]
     await redis_client.sadd("processing_jobs", *ids)
     await redis_client.mset({f"heartbeat:{i}": stale for i in ids})
-    sandbox.runtime.actions.requeue_progress_interval = 0  # every batch may publish
+    sandbox.runtime.actions.executors.requeue_progress_interval = 0  # every batch may publish
     await sandbox.command("alice", "requeue")
     approval = sandbox.find_message(ActionId.APPROVE.value)
     await sandbox.click("bob", approval, ActionId.APPROVE.value)
