@@ -74,7 +74,7 @@ class Sandbox:
         self.playbook = playbook
         self._redis_url = redis_url
         self._database_url = database_url
-        self._work_dir = work_dir
+        self.work_dir = work_dir
         self._clock = clock
         self._on_event = on_event
         self._replicas = dict(worker_replicas or {})
@@ -112,7 +112,7 @@ class Sandbox:
                 pod_labels={**labels, "app": name},
             )
         kubeconfig = self.kube.write_kubeconfig(
-            self._work_dir / "kubeconfig", namespace=self.playbook.namespace
+            self.work_dir / "kubeconfig", namespace=self.playbook.namespace
         )
         settings = Settings(
             slack_bot_token=self.bot_token,
@@ -121,7 +121,7 @@ class Sandbox:
             redis_url=self._redis_url,
             database_url=self._database_url,
             kubeconfig=kubeconfig,
-            data_dir=self._work_dir,
+            data_dir=self.work_dir,
             alertmanager_token=self._alertmanager_token,
         )
         self.runtime = await build_runtime(settings, clock=self._clock, playbook=self.playbook)

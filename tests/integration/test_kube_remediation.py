@@ -3,13 +3,23 @@ API emulator via the real client — success and failure paths."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from kubernetes.client import ApiClient, AppsV1Api, Configuration
+from kubernetes.config import load_kube_config
 
 from bot.adapters.slack.ids import ActionId
 from bot.demo.sandbox import Sandbox
 
 NS = "phishnet"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def _configuration(path) -> Configuration:
+    configuration = Configuration()
+    load_kube_config(config_file=str(path), client_configuration=configuration)
+    return configuration
 
 
 @pytest.fixture(autouse=True)
@@ -193,3 +203,43 @@ async def test_missing_permission_is_named(sandbox):
         and 'cannot get resource "deployments/scale"' in t
         for t in thread
     ), thread
+
+
+async def test_slow_api_is_retried_then_reported_as_not_answering(sandbox):
+    sandbox.runtime.kube.request_timeout = (1.0, 0.3)
+    sandbox.kube.delay_next("patch", "deployments/scale", 1.0)  # one slow answer: retried
+    ok = await request_and_approve(sandbox, "scale phishnet-worker-email 5")
+    assert ok == "Approved; the action succeeded."
+    sandbox.kube.delay_next("patch", "deployments/scale", 1.0, times=3)  # never in time
+    failed = await request_and_approve(sandbox, "scale phishnet-worker-email 7")
+    assert failed == "Approved; the action failed."
+    message = last_request_message(sandbox)
+    thread = [m.text for m in sandbox.slack.thread(message.channel, message.ts)]
+    assert any("The Kubernetes API did not answer: ReadTimeoutError" in t for t in thread), thread
+
+
+async def test_restart_of_a_deployment_missing_from_the_cluster(sandbox):
+    # The cluster lost the deployment after the playbook was written.
+    kubeconfig = sandbox.work_dir / "kubeconfig"
+    with ApiClient(_configuration(kubeconfig)) as api:
+        # The emulator serves on this event loop: a blocking call must run in a thread.
+        await asyncio.to_thread(
+            AppsV1Api(api).delete_namespaced_deployment, "phishnet-worker-analysis", NS
+        )
+    failed = await request_and_approve(sandbox, "restart phishnet-worker-analysis")
+    assert failed == "Approved; the action failed."
+    message = last_request_message(sandbox)
+    thread = [m.text for m in sandbox.slack.thread(message.channel, message.ts)]
+    assert any("Not found in Kubernetes" in t and "phishnet-worker-analysis" in t for t in thread)
+
+
+async def test_job_conflict_is_reported_not_retried(sandbox):
+    sandbox.kube.fail_next("create", "jobs", 409)
+    await sandbox.command("alice", "drain")
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    await sandbox.click("bob", approval, ActionId.APPROVE.value)
+    failed = await sandbox.click("carol", approval, ActionId.APPROVE.value)
+    assert failed.text == "Approved; the action failed."
+    thread = [m.text for m in sandbox.slack.thread(approval.channel, approval.ts)]
+    assert any("Kubernetes refused a conflicting change" in t for t in thread), thread
+    assert sandbox.kube.list_objects("jobs", NS) == []

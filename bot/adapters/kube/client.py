@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RETRIABLE = {500, 502, 503, 504}
-_REQUEST_TIMEOUT = (5, 15)  # connect, read (seconds)
+_REQUEST_TIMEOUT = (5.0, 15.0)  # connect, read (seconds)
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
@@ -88,6 +88,7 @@ class KubeClient:
         self._custom = k8s.CustomObjectsApi(api_client)
         self._attempts = attempts
         self._backoff = backoff_seconds
+        self.request_timeout: tuple[float, float] = _REQUEST_TIMEOUT
 
     @classmethod
     def from_config(cls, kubeconfig: Path | None = None) -> KubeClient:
@@ -138,7 +139,7 @@ class KubeClient:
     async def deployment_status(self, namespace: str, name: str) -> DeploymentStatus:
         dep: Any = await self._call(
             lambda: self._apps.read_namespaced_deployment(
-                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+                name, namespace, _request_timeout=self.request_timeout
             )
         )
         status = dep.status
@@ -154,13 +155,16 @@ class KubeClient:
         """Sets ``spec.replicas`` through the scale subresource; returns (before, after)."""
         current: Any = await self._call(
             lambda: self._apps.read_namespaced_deployment_scale(
-                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+                name, namespace, _request_timeout=self.request_timeout
             )
         )
         before = int(current.spec.replicas or 0)
         updated: Any = await self._call(
             lambda: self._apps.patch_namespaced_deployment_scale(
-                name, namespace, {"spec": {"replicas": replicas}}, _request_timeout=_REQUEST_TIMEOUT
+                name,
+                namespace,
+                {"spec": {"replicas": replicas}},
+                _request_timeout=self.request_timeout,
             )
         )
         return before, int(updated.spec.replicas or 0)
@@ -171,14 +175,14 @@ class KubeClient:
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         await self._call(
             lambda: self._apps.patch_namespaced_deployment(
-                name, namespace, body, _request_timeout=_REQUEST_TIMEOUT
+                name, namespace, body, _request_timeout=self.request_timeout
             )
         )
 
     async def rollout_status(self, namespace: str, name: str) -> RolloutStatus:
         dep: Any = await self._call(
             lambda: self._apps.read_namespaced_deployment(
-                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+                name, namespace, _request_timeout=self.request_timeout
             )
         )
         return convert.rollout_status(dep)
@@ -188,7 +192,7 @@ class KubeClient:
     async def hpas(self, namespace: str) -> list[HpaStatus]:
         found: Any = await self._call(
             lambda: self._autoscaling.list_namespaced_horizontal_pod_autoscaler(
-                namespace, _request_timeout=_REQUEST_TIMEOUT
+                namespace, _request_timeout=self.request_timeout
             )
         )
         return [convert.hpa(item) for item in found.items]
@@ -202,7 +206,7 @@ class KubeClient:
         body = {"spec": {"minReplicas": min_replicas, "maxReplicas": max_replicas}}
         updated: Any = await self._call(
             lambda: self._autoscaling.patch_namespaced_horizontal_pod_autoscaler(
-                name, namespace, body, _request_timeout=_REQUEST_TIMEOUT
+                name, namespace, body, _request_timeout=self.request_timeout
             )
         )
         return convert.hpa(updated)
@@ -212,7 +216,7 @@ class KubeClient:
     async def read_configmap(self, namespace: str, name: str) -> dict[str, str]:
         found: Any = await self._call(
             lambda: self._core.read_namespaced_config_map(
-                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+                name, namespace, _request_timeout=self.request_timeout
             )
         )
         return dict(found.data or {})
@@ -229,7 +233,7 @@ class KubeClient:
 
         def exchange() -> dict[str, str]:
             current: Any = self._core.read_namespaced_config_map(
-                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+                name, namespace, _request_timeout=self.request_timeout
             )
             before = dict(current.data or {})
             body = {
@@ -237,7 +241,7 @@ class KubeClient:
                 "data": changes,
             }
             self._core.patch_namespaced_config_map(
-                name, namespace, body, _request_timeout=_REQUEST_TIMEOUT
+                name, namespace, body, _request_timeout=self.request_timeout
             )
             return {key: before.get(key, "") for key in changes}
 
@@ -249,7 +253,7 @@ class KubeClient:
         body: Any = manifest  # the client accepts plain dicts as bodies
         created: Any = await self._call(
             lambda: self._batch.create_namespaced_job(
-                namespace, body, _request_timeout=_REQUEST_TIMEOUT
+                namespace, body, _request_timeout=self.request_timeout
             )
         )
         return str(created.metadata.name)
@@ -257,7 +261,7 @@ class KubeClient:
     async def job_status(self, namespace: str, name: str) -> JobStatus:
         job: Any = await self._call(
             lambda: self._batch.read_namespaced_job(
-                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+                name, namespace, _request_timeout=self.request_timeout
             )
         )
         return convert.job_status(job)
@@ -267,7 +271,7 @@ class KubeClient:
     async def pods(self, namespace: str, selector: str) -> list[PodInfo]:
         found: Any = await self._call(
             lambda: self._core.list_namespaced_pod(
-                namespace, label_selector=selector, _request_timeout=_REQUEST_TIMEOUT
+                namespace, label_selector=selector, _request_timeout=self.request_timeout
             )
         )
         return [convert.pod(item) for item in found.items]
@@ -275,7 +279,7 @@ class KubeClient:
     async def deployment_selector(self, namespace: str, name: str) -> str:
         dep: Any = await self._call(
             lambda: self._apps.read_namespaced_deployment(
-                name, namespace, _request_timeout=_REQUEST_TIMEOUT
+                name, namespace, _request_timeout=self.request_timeout
             )
         )
         labels = dep.spec.selector.match_labels or {}
@@ -284,14 +288,14 @@ class KubeClient:
     async def pod_log(self, namespace: str, pod: str, tail_lines: int) -> str:
         text: Any = await self._call(
             lambda: self._core.read_namespaced_pod_log(
-                pod, namespace, tail_lines=tail_lines, _request_timeout=_REQUEST_TIMEOUT
+                pod, namespace, tail_lines=tail_lines, _request_timeout=self.request_timeout
             )
         )
         return str(text or "")
 
     async def nodes(self) -> list[NodeInfo]:
         found: Any = await self._call(
-            lambda: self._core.list_node(_request_timeout=_REQUEST_TIMEOUT)
+            lambda: self._core.list_node(_request_timeout=self.request_timeout)
         )
         return [convert.node(item) for item in found.items]
 
@@ -304,7 +308,7 @@ class KubeClient:
                     "v1beta1",
                     namespace,
                     "pods",
-                    _request_timeout=_REQUEST_TIMEOUT,
+                    _request_timeout=self.request_timeout,
                 )
             )
         except KubeError as exc:
