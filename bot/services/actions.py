@@ -208,7 +208,10 @@ class ActionService:
             await self._store.mark_mitigation_started(request.incident_id, request.executed_at)
         try:
             result = await self.executors.run(request)
-        except (ActionFailed, KubeError) as exc:
+        except Exception as exc:  # recorded below as the action's failure, never swallowed
+            if not isinstance(exc, ActionFailed | KubeError):
+                log.exception("action %s failed unexpectedly", request.kind.value)
+                exc = ActionFailed(f"unexpected {type(exc).__name__}; see the bot's logs")
             finished = await self._store.finish_action(
                 request.id, state=ActionState.FAILED, at=self._clock(), error=str(exc)
             )

@@ -132,3 +132,12 @@ async def test_expired_request_cannot_be_approved_and_says_so(sandbox, clock):
     assert "[Approve]" not in shown
     status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
     assert status.desired == 2
+
+
+async def test_slack_refusing_the_approval_post_is_said_and_nothing_runs(sandbox):
+    sandbox.slack.fail_next("chat.postMessage", "not_in_channel")
+    answer = await sandbox.command("alice", "scale phishnet-worker-email 8")
+    assert "Slack refused the bot's message (`not_in_channel`)" in answer.text
+    assert sandbox.find_message(ActionId.APPROVE.value) is None
+    status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
+    assert status.desired == 2

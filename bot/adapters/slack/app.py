@@ -85,7 +85,15 @@ def _command_listener(handlers: Handlers) -> Callable[..., Awaitable[None]]:
             user=str(body["user_id"]),
             channel=str(body["channel_id"]),
         )
-        answer = await handlers.command(call)
+        try:
+            answer = await handlers.command(call)
+        except SlackApiError as exc:
+            # e.g. the bot is not in the channel: say so rather than leave silence
+            error = exc.response.get("error", "error")
+            answer = CommandAnswer(
+                f":warning: Slack refused the bot's message (`{error}`); if a request was "
+                "being made, it was not posted and nothing will run. Is the bot in this channel?"
+            )
         await respond(
             text=answer.text,
             response_type="ephemeral" if answer.ephemeral else "in_channel",
