@@ -318,6 +318,14 @@ async def serve(settings: Settings) -> None:
         coalesce=True,
         id="monitor",
     )
+    scheduler.add_job(
+        runtime.actions.fail_orphans,
+        "interval",
+        minutes=5,
+        max_instances=1,
+        coalesce=True,
+        id="orphans",
+    )
     # Pages are decided from PostgreSQL on every tick, so a restart loses no timer.
     scheduler.add_job(
         runtime.escalation.tick,

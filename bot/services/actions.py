@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -35,6 +36,10 @@ from bot.services.executors import ActionFailed, Executors
 from bot.services.ports import Directory, Notifier
 
 log = logging.getLogger(__name__)
+
+
+# Slack and database round trips around an executor's own time limit.
+ORPHAN_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,35 @@ class ActionService:
                 finished.channel, finished.message_ts, _outcome_text(finished)
             )
         return finished
+
+    async def fail_orphans(self) -> int:
+        """Marks actions whose process died mid-run as failed, and says so in their thread.
+
+        Anything ``executing`` for longer than the longest an executor may take
+        was interrupted; it is reported for a person to check, never re-run.
+        """
+        now = self._clock()
+        limit = timedelta(seconds=self.executors.longest_run_seconds) + ORPHAN_MARGIN
+        orphans = await self._store.fail_orphaned_actions(now - limit, now)
+        for request_id in orphans:
+            request = await self._store.get_action_request(request_id)
+            if request is None:
+                continue
+            await self._record(
+                request, EventKind.ACTION_FAILED, None, f"Interrupted: {request.summary}"
+            )
+            await self._audit(request, "backlog-bot", "interrupted")
+            await self._notifier.update_approval_request(
+                request, self._playbook.policy(request.kind)
+            )
+            if request.channel:
+                await self._notifier.post_in_thread(
+                    request.channel,
+                    request.message_ts,
+                    f":warning: {request.summary} was interrupted (the bot stopped while it ran). "
+                    "It will not be re-run; check its effect by hand.",
+                )
+        return len(orphans)
 
     # ---- records ---------------------------------------------------------
 

@@ -63,6 +63,14 @@ class Executors:
             ActionKind.DRAIN: self._execute_drain,
         }
 
+    @property
+    def longest_run_seconds(self) -> float:
+        """No executor runs longer than this (each gives up at its own limit)."""
+        return max(
+            self.rollout_timeout_seconds * len(self._playbook.deployments),
+            self.drain_timeout_seconds,
+        )
+
     async def run(self, request: ActionRequest) -> Mapping[str, Any]:
         executor = self._by_kind.get(request.kind)
         if executor is None:

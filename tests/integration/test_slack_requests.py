@@ -141,3 +141,30 @@ async def test_slack_refusing_the_approval_post_is_said_and_nothing_runs(sandbox
     assert sandbox.find_message(ActionId.APPROVE.value) is None
     status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
     assert status.desired == 2
+
+
+async def test_an_action_interrupted_mid_run_is_failed_and_reported_never_rerun(sandbox, clock):
+    from datetime import timedelta
+    from uuid import UUID
+
+    from bot.domain.approvals import ApprovalDecision, Verdict
+    from bot.domain.models import ActionState
+
+    await sandbox.command("alice", "scale phishnet-worker-email 8")
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    request_id = UUID(approval.blocks[-1]["elements"][0]["value"])
+    store = sandbox.runtime.store
+    # The approving process moved it to executing, then died before scaling.
+    await store.approve(
+        request_id, "U0SENIORDEVOPS", clock(), lambda _r: ApprovalDecision(Verdict.COMPLETE)
+    )
+    assert await sandbox.runtime.actions.fail_orphans() == 0  # too recent to judge
+    clock.advance(timedelta(hours=2))
+    assert await sandbox.runtime.actions.fail_orphans() == 1
+    request = await store.get_action_request(request_id)
+    assert request.state is ActionState.FAILED and request.error.startswith("interrupted")
+    thread = [m.text for m in sandbox.slack.thread(approval.channel, approval.ts)]
+    assert any("was interrupted" in t and "will not be re-run" in t for t in thread)
+    status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
+    assert status.desired == 2
+    assert await sandbox.runtime.actions.fail_orphans() == 0

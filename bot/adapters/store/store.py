@@ -339,6 +339,21 @@ class Store:
                 return None
             return await _load_request(conn, request_id, lock=False)
 
+    async def fail_orphaned_actions(self, started_before: datetime, at: datetime) -> list[UUID]:
+        """Fails requests still ``executing`` that started before ``started_before``: their
+        process died mid-run (every executor gives up well before that). Never re-run."""
+        rows = await self._pool.fetch(
+            """
+            UPDATE action_requests SET state = 'failed', finished_at = $2,
+                   error = 'interrupted: the bot stopped while this ran; check the outcome by hand'
+            WHERE state = 'executing' AND executed_at < $1
+            RETURNING id
+            """,
+            started_before,
+            at,
+        )
+        return [row["id"] for row in rows]
+
     async def finish_action(
         self,
         request_id: UUID,
