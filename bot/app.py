@@ -13,11 +13,13 @@ import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -306,6 +308,27 @@ def render_metrics(runtime: Runtime) -> str:
     return "\n".join(lines) + "\n"
 
 
+async def start_socket_mode(runtime: Runtime) -> AsyncSocketModeHandler | None:
+    """With ``SLACK_APP_TOKEN`` set, also take Slack's traffic over Socket Mode (no
+    public URL needed; the socket is authenticated, so no signature to check)."""
+    app_token = _secret(runtime.settings.slack_app_token)
+    if not app_token:
+        return None
+    # The Socket Mode client retries a refused token forever in the background;
+    # check it once up front so a wrong SLACK_APP_TOKEN stops the start-up instead.
+    try:
+        await runtime.slack.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        raise ConfigurationError(
+            f"SLACK_APP_TOKEN was refused by Slack ({exc.response.get('error')})"
+        ) from exc
+    handler = AsyncSocketModeHandler(runtime.slack_app, app_token)
+    connect: Any = handler.connect_async  # untyped in slack_bolt
+    await connect()
+    log.info("socket mode connected")
+    return handler
+
+
 async def serve(settings: Settings) -> None:
     """Runs the bot until cancelled: HTTP server plus the sampling loop."""
     runtime = await build_runtime(settings)
@@ -340,12 +363,16 @@ async def serve(settings: Settings) -> None:
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)  # noqa: S104 - a server
     await site.start()
     scheduler.start()
+    socket_mode = await start_socket_mode(runtime)
     log.info(
         "backlog bot serving", extra={"port": settings.port, "playbook": runtime.playbook.name}
     )
     try:
         await asyncio.Event().wait()
     finally:
+        if socket_mode is not None:
+            close: Any = socket_mode.close_async  # untyped in slack_bolt
+            await close()
         scheduler.shutdown(wait=False)
         await runner.cleanup()
         await runtime.close()

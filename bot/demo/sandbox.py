@@ -69,7 +69,9 @@ class Sandbox:
         on_event: Callable[[EmulatorEvent], None] | None = None,
         worker_replicas: Mapping[str, int] | None = None,
         alertmanager_token: str | None = None,
+        app_token: str | None = None,
     ) -> None:
+        self.app_token = app_token
         self._alertmanager_token = alertmanager_token
         self.playbook = playbook
         self._redis_url = redis_url
@@ -98,6 +100,7 @@ class Sandbox:
             },
             channels={INCIDENT_CHANNEL_ID: channel_name},
             on_event=self._on_event,
+            app_token=self.app_token,
         )
         await self.slack.start()
         self.kube = KubeEmulator()
@@ -123,6 +126,7 @@ class Sandbox:
             kubeconfig=kubeconfig,
             data_dir=self.work_dir,
             alertmanager_token=self._alertmanager_token,
+            slack_app_token=self.app_token,
         )
         self.runtime = await build_runtime(settings, clock=self._clock, playbook=self.playbook)
         self._runner = web.AppRunner(web_application(self.runtime), access_log=None)

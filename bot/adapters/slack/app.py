@@ -169,7 +169,9 @@ async def _drop_slack_retries(
     Our listeners ack within Slack's 3 s, so a retry means the first delivery
     arrived and is being handled: running it again would repeat the action.
     """
-    if req.headers.get("x-slack-retry-num"):
+    # Socket Mode requests carry the envelope's retry_attempt here too: "0" is a first try.
+    retry = req.headers.get("x-slack-retry-num")
+    if retry and str(retry[0] if isinstance(retry, list) else retry) not in ("", "0"):
         log.info("ignored slack retry", extra={"reason": req.headers.get("x-slack-retry-reason")})
         return BoltResponse(status=200, body="")
     return await next()

@@ -42,6 +42,7 @@ from bot.emulators.slack.records import (
     _SlackError,
     _truthy,
 )
+from bot.emulators.slack.socket_mode import SocketModeGateway
 from bot.emulators.slack.validation import (
     _decode_cursor,
     _encode_cursor,
@@ -53,6 +54,9 @@ from bot.emulators.slack.validation import (
 )
 
 log = logging.getLogger(__name__)
+
+# Methods Slack authenticates with the app-level (xapp-) token, not the bot token.
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 # --------------------------------------------------------------------------------------
 # The emulator
@@ -86,8 +90,11 @@ class SlackEmulator:
         usergroups: Mapping[str, Sequence[str]] | None = None,
         on_event: Callable[[EmulatorEvent], None] | None = None,
         clock: Callable[[], float] = time.time,
+        app_token: str | None = None,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.socket_mode = SocketModeGateway(lambda: self.base_url, app_id)
         self.team_id = team_id
         self.team_name = team_name
         self.team_domain = team_domain
@@ -114,6 +121,7 @@ class SlackEmulator:
         self._base_url: str | None = None
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self.socket_mode.open_connection,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
@@ -138,6 +146,7 @@ class SlackEmulator:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post(_RESPONSE_PATH + "{tag}", self._handle_response_url)
+        app.router.add_get("/socket-mode/{connection}", self.socket_mode.handle)
         app.router.add_post(_UPLOAD_PATH + "{key}", self._handle_upload)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -152,6 +161,7 @@ class SlackEmulator:
         self._base_url = f"http://{host}:{bound_port}"
 
     async def stop(self) -> None:
+        await self.socket_mode.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -338,7 +348,7 @@ class SlackEmulator:
             body: JSONDict = {"ok": False, "error": "unknown_method", "req_method": method}
         elif token is None:
             body = {"ok": False, "error": "not_authed"}
-        elif token != self.bot_token:
+        elif token != (self.app_token if method in _APP_TOKEN_METHODS else self.bot_token):
             body = {"ok": False, "error": "invalid_auth"}
         else:
             try:
