@@ -137,6 +137,7 @@ async def build_runtime(
         playbook=playbook,
         escalation=escalation,
         diagnosis=DiagnosisService(kube, playbook),
+        store=store,
         redis=redis,
         kube=kube,
         incidents=incidents,

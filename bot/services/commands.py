@@ -10,14 +10,17 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import redis.asyncio as aioredis
 
 from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
+from bot.adapters.store import Store
 from bot.domain import commands as cmd
 from bot.domain.actions import ActionRefused
 from bot.domain.diagnosis import format_diagnosis
+from bot.domain.forecast import forecast_queue
 from bot.domain.models import ActionRequest, Clock, DeploymentStatus, EventKind
 from bot.domain.playbook import Playbook
 from bot.domain.report import classify_note, format_duration
@@ -27,6 +30,8 @@ from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService, NoOpenIncident
 
 log = logging.getLogger(__name__)
+
+FORECAST_WINDOW = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -53,9 +58,11 @@ class CommandRouter:
         actions: ActionService,
         escalation: EscalationService,
         diagnosis: DiagnosisService,
+        store: Store,
         clock: Clock,
     ) -> None:
         self._diagnosis = diagnosis
+        self._store = store
         self._escalation = escalation
         self._playbook = playbook
         self._redis = redis
@@ -87,6 +94,8 @@ class CommandRouter:
                 return Reply(cmd.USAGE)
             case cmd.Status():
                 return Reply(await self._status())
+            case cmd.Forecast():
+                return Reply(await self._forecast())
             case cmd.Diagnose():
                 return Reply(await self._diagnose(call.user), ephemeral=False)
             case cmd.Ack():
@@ -139,6 +148,18 @@ class CommandRouter:
         with contextlib.suppress(NoOpenIncident):
             await self._incidents.add_note(user, f"Diagnosis: {top}", EventKind.NOTE)
         return text
+
+    async def _forecast(self) -> str:
+        now = self._clock()
+        samples = await self._store.samples_between(self._playbook.name, now - FORECAST_WINDOW, now)
+        thresholds = {r.queue: r.threshold for r in self._playbook.rules if r.threshold}
+        lines = [f"*Forecast* (trend of the last {format_duration(FORECAST_WINDOW)} of samples)"]
+        for queue in self._playbook.queue_names:
+            forecast = forecast_queue(samples, queue, thresholds.get(queue))
+            lines.append(
+                f"• {forecast.describe()}" if forecast else f"• `{queue}`: not enough samples yet"
+            )
+        return "\n".join(lines)
 
     async def _status(self) -> str:
         depths = await queue_depths(self._redis, self._playbook.queue_names)

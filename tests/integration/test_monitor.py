@@ -65,3 +65,14 @@ async def test_only_one_replica_samples(sandbox, migrated_database, playbook, cl
         assert sample is not None and sample.depths["email_processing_queue"] == 1
     finally:
         await replica_b.close()
+
+
+async def test_forecast_command_from_stored_samples(sandbox, redis_client, clock):
+    for _ in range(5):
+        await redis_client.lpush("email_processing_queue", *range(100))
+        await sandbox.runtime.monitor.tick()
+        clock.advance(timedelta(minutes=1))
+    answer = await sandbox.command("alice", "forecast")
+    assert "*Forecast*" in answer.text
+    assert "`email_processing_queue`: 500, growing 100/min → above 1,000 in ~5m" in answer.text
+    assert "`notification_queue`: 0, flat" in answer.text
