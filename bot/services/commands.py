@@ -118,10 +118,7 @@ class CommandRouter:
                 return Reply(await self._escalation.escalate(call.user, tier))
             case cmd.ShowReport():
                 return Reply(await self._incidents.report())
-        return Reply(
-            f":construction: `{call.text.split()[0]}` is not available in this version of "
-            "Backlog Bot yet."
-        )
+        raise AssertionError(f"unhandled command {command!r}")  # every Command is matched above
 
     async def _request(
         self,
