@@ -136,7 +136,7 @@ async def build_runtime(
     router = CommandRouter(
         playbook=playbook,
         escalation=escalation,
-        diagnosis=DiagnosisService(kube, playbook),
+        diagnosis=DiagnosisService(kube, playbook, store, clock),
         store=store,
         redis=redis,
         kube=kube,

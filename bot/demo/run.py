@@ -159,6 +159,10 @@ async def _story(
 
     transcript.say("alice (SRE on call) types: /backlog status")
     await sandbox.command("alice", "status")
+    transcript.say("alice types: /backlog forecast")
+    await sandbox.command("alice", "forecast")
+    transcript.say("alice types: /backlog diagnose")
+    await sandbox.command("alice", "diagnose")
     transcript.say(f"alice types: /backlog scale {email.deployment} {suggested}")
     await sandbox.command("alice", f"scale {email.deployment} {suggested}")
     approval = sandbox.find_message(ActionId.APPROVE.value)

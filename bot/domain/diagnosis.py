@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.domain.forecast import QueueForecast
 from bot.domain.workloads import HpaStatus, NodeInfo, PodInfo, Resources
 
 
@@ -240,6 +241,28 @@ def analyze_nodes(
 
 def _pct(used: int, total: int | None) -> int:
     return round(100 * used / total) if total else 0
+
+
+# ---- queue trend -------------------------------------------------------------
+
+
+def analyze_trend(forecasts: Sequence[QueueForecast]) -> CheckResult:
+    """A queue that keeps growing is the symptom; with no fault found elsewhere the
+    likely cause is plain capacity: arrivals outpace the workers."""
+    name = "Queue trend"
+    if not forecasts:
+        return CheckResult(name, "not enough samples yet")
+    findings = tuple(
+        Finding(
+            40,
+            f"`{f.queue}` grows {f.per_minute:,.0f}/min: arrivals outpace its workers "
+            "(more replicas, or faster workers)",
+            (f.describe(),),
+        )
+        for f in forecasts
+        if f.per_minute >= 1
+    )
+    return CheckResult(name, "; ".join(f.describe() for f in forecasts), findings)
 
 
 # ---- application database ----------------------------------------------------

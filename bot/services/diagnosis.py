@@ -10,27 +10,37 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
 from bot.adapters.kube import KubeClient, KubeError
+from bot.adapters.store import Store
 from bot.domain import diagnosis as dx
+from bot.domain.forecast import forecast_queue
+from bot.domain.models import Clock
 from bot.domain.playbook import Playbook
 from bot.domain.workloads import PodInfo
 
 _MAX_PODS_FOR_LOGS = 10
 
 
+TREND_WINDOW = timedelta(minutes=15)
+
+
 class DiagnosisService:
-    def __init__(self, kube: KubeClient, playbook: Playbook) -> None:
+    def __init__(self, kube: KubeClient, playbook: Playbook, store: Store, clock: Clock) -> None:
         self._kube = kube
         self._playbook = playbook
+        self._store = store
+        self._clock = clock
 
     async def run(self) -> dx.Diagnosis:
         playbook = self._playbook
         pattern_of = {name: d.log_error_pattern for name, d in playbook.deployments.items()}
         checks: list[tuple[str, Callable[[], Awaitable[dx.CheckResult]]]] = [
+            ("Queue trend", self._trend),
             ("Worker pods", self._pods),
             *[
                 (f"Error logs of {name}", self._logs_check(name, pattern))
@@ -48,6 +58,17 @@ class DiagnosisService:
         timeout = playbook.diagnostics.timeout.total_seconds()
         results = await asyncio.gather(*(_guard(name, fn, timeout) for name, fn in checks))
         return dx.rank(results)
+
+    async def _trend(self) -> dx.CheckResult:
+        now = self._clock()
+        samples = await self._store.samples_between(self._playbook.name, now - TREND_WINDOW, now)
+        forecasts = [
+            forecast
+            for queue in self._playbook.queues
+            if queue.deployment
+            and (forecast := forecast_queue(samples, queue.name, None)) is not None
+        ]
+        return dx.analyze_trend(forecasts)
 
     async def _worker_pods(self) -> list[PodInfo]:
         selectors = {d.pod_selector for d in self._playbook.deployments.values()}

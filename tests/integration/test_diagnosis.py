@@ -38,7 +38,9 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def service(sandbox: Sandbox) -> DiagnosisService:
-    return DiagnosisService(sandbox.runtime.kube, sandbox.playbook)
+    return DiagnosisService(
+        sandbox.runtime.kube, sandbox.playbook, sandbox.runtime.store, sandbox.runtime.clock
+    )
 
 
 def _check(diagnosis, prefix):
@@ -147,7 +149,10 @@ async def test_a_check_that_fails_or_times_out_hides_nothing(sandbox):
     # The playbook gives each check 10 s; a second is enough to show a timeout here.
     quick = sandbox.playbook.diagnostics.model_copy(update={"timeout": timedelta(seconds=1)})
     service = DiagnosisService(
-        sandbox.runtime.kube, sandbox.playbook.model_copy(update={"diagnostics": quick})
+        sandbox.runtime.kube,
+        sandbox.playbook.model_copy(update={"diagnostics": quick}),
+        sandbox.runtime.store,
+        sandbox.runtime.clock,
     )
     diagnosis = await asyncio.wait_for(service.run(), 20)
     nodes = _check(diagnosis, "Nodes")
@@ -172,3 +177,16 @@ async def test_diagnose_command_and_alert_button_post_to_the_channel(sandbox, re
     assert "1. `phishnet-worker-email` logs errors (8 lines)" in clicked.text
     timeline = await sandbox.runtime.store.timeline(1)
     assert timeline[-1].text == "Diagnosis: `phishnet-worker-email` logs errors (8 lines)"
+
+
+async def test_growing_queue_with_healthy_workers_points_at_capacity(sandbox, redis_client, clock):
+    for _ in range(5):
+        await redis_client.lpush("email_processing_queue", *range(240))
+        await sandbox.runtime.monitor.tick()
+        clock.advance(timedelta(minutes=1))
+    answer = await sandbox.command("alice", "diagnose")
+    assert (
+        "1. `email_processing_queue` grows 240/min: arrivals outpace its workers "
+        "(more replicas, or faster workers)"
+    ) in answer.text
+    assert ":x: Queue trend: `email_processing_queue`: 1,200, growing 240/min" in answer.text

@@ -83,3 +83,15 @@ def test_database_probe_findings():
         )
     )
     assert slow.findings[0].evidence == ("950 ms x 12 calls: SELECT * FROM emails WHERE x",)
+
+
+def test_trend_finding_only_for_growing_queues():
+    from bot.domain.forecast import QueueForecast
+
+    growing = QueueForecast("q", 1000, 120.0, None, None, None)
+    flat = QueueForecast("r", 5, 0.0, None, None, None)
+    result = dx.analyze_trend([growing, flat])
+    assert [f.title for f in result.findings] == [
+        "`q` grows 120/min: arrivals outpace its workers (more replicas, or faster workers)"
+    ]
+    assert dx.analyze_trend([]).summary == "not enough samples yet"
