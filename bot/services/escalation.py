@@ -97,7 +97,12 @@ class EscalationService:
             "someone does."
         )
         channel = incident.channel or self._playbook.slack.incident_channel
-        await self._notifier.post(channel, text)
+        try:
+            await self._notifier.post(channel, text)
+        except Exception:
+            # Not delivered: forget it so the next tick pages again instead of never.
+            await self._store.forget_page(incident.id, tier.level)
+            raise
         await self._store.add_event(
             incident.id,
             at=now,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.demo.sandbox import INCIDENT_CHANNEL_ID
 
 
@@ -67,3 +69,17 @@ async def test_manual_escalation(sandbox, redis_client, clock):
         ("U0SENIORDEVOPS", "incident/1/L3"),
         ("U0SENIORDEVOPS", "incident/1/L1"),
     ]
+
+
+async def test_a_page_slack_refused_is_sent_on_the_next_tick(sandbox, redis_client, clock):
+    from slack_sdk.errors import SlackApiError
+
+    await _open_incident(sandbox, redis_client, clock)
+    clock.advance(timedelta(minutes=30))
+    sandbox.slack.fail_next("chat.postMessage", "channel_not_found")
+    with pytest.raises(SlackApiError) as refused:
+        await sandbox.runtime.escalation.tick()
+    assert refused.value.response["error"] == "channel_not_found"
+    assert _pages(sandbox) == []
+    await sandbox.runtime.escalation.tick()
+    assert len(_pages(sandbox)) == 1

@@ -413,6 +413,12 @@ class Store:
         )
         return row is not None
 
+    async def forget_page(self, incident_id: int, tier: int) -> None:
+        """Undoes :meth:`record_page` when the page could not be delivered."""
+        await self._pool.execute(
+            "DELETE FROM pages WHERE incident_id = $1 AND tier = $2", incident_id, tier
+        )
+
     async def pages(self, incident_id: int) -> dict[int, datetime]:
         rows = await self._pool.fetch(
             "SELECT tier, paged_at FROM pages WHERE incident_id = $1 ORDER BY tier", incident_id
