@@ -44,6 +44,10 @@ async def test_backlog_to_report(sandbox: Sandbox, redis_client, clock):
     assert "`email_processing_queue` is at *1,500*, above the threshold of 1,000" in text
     assert "for *10m*" in text
     assert "[Acknowledge]" in text and "[Scale phishnet-worker-email to 6]" in text
+    [chart] = sandbox.slack.uploads  # the depth chart, in the alert's thread
+    assert chart.completed and chart.content.startswith(b"\x89PNG")
+    assert (chart.filename, chart.thread_ts) == ("email_processing_queue-depth.png", alert.ts)
+    assert chart.channels == [alert.channel]
 
     await push(redis_client, "email_processing_queue", 1000, start=1500)
     await tick_minutes(sandbox, clock, 5)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import blocks
+from bot.adapters.slack.chart import depth_chart_png
 from bot.domain.models import ActionRequest, Incident
 from bot.domain.playbook import ActionPolicy, Playbook
 from bot.domain.views import AlertView, Posted
+
+log = logging.getLogger(__name__)
 
 
 class SlackNotifier:
@@ -23,11 +28,30 @@ class SlackNotifier:
         return Posted(channel=str(response["channel"]), ts=str(response["ts"]))
 
     async def post_alert(self, view: AlertView) -> Posted:
-        return await self._post(
+        posted = await self._post(
             view.playbook.slack.incident_channel,
             blocks.alert_text(view),
             blocks=blocks.alert_blocks(view),
         )
+        await self._post_chart(view, posted)
+        return posted
+
+    async def _post_chart(self, view: AlertView, posted: Posted) -> None:
+        rule = view.rule_state.rule
+        series = [sample.depths.get(rule.queue, 0) for sample in view.history]
+        if len(series) < 2:
+            return
+        try:
+            await self._client.files_upload_v2(
+                channel=posted.channel,
+                thread_ts=posted.ts,
+                content=depth_chart_png(series, rule.threshold or None),
+                filename=f"{rule.queue}-depth.png",
+                title=f"{rule.queue} depth, last {len(series)} samples",
+            )
+        except SlackApiError as exc:
+            # The alert itself is posted; a missing picture must not hide it.
+            log.warning("chart upload failed", extra={"error": exc.response.get("error")})
 
     async def post_approval_request(
         self, request: ActionRequest, policy: ActionPolicy, channel: str
