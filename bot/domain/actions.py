@@ -66,12 +66,18 @@ def plan_scale(
     )
 
 
-def plan_requeue(playbook: Playbook, command: commands.Requeue, scan: StuckScan) -> ActionPlan:
-    """The approval request for a requeue, carrying the dry run's findings."""
+def requeue_target(playbook: Playbook, command: commands.Requeue) -> str:
+    """Where stuck ids go back to: ``--queue`` if given, within the playbook's queues."""
     target = command.queue or playbook.stuck_jobs.requeue_to
     if target not in playbook.queue_names:
         known = ", ".join(f"`{name}`" for name in playbook.queue_names)
         raise ActionRefused(f"`{target}` is not a queue of this playbook (known: {known}).")
+    return target
+
+
+def plan_requeue(playbook: Playbook, command: commands.Requeue, scan: StuckScan) -> ActionPlan:
+    """The approval request for a requeue, carrying the dry run's findings."""
+    target = requeue_target(playbook, command)
     if scan.stuck == 0:
         extra = (
             f" ({scan.malformed_count:,} have a heartbeat that is not a number: "

@@ -28,6 +28,7 @@ from bot.domain.actions import (
     plan_scale,
     plan_scale_via_hpa,
     plan_tune,
+    requeue_target,
 )
 from bot.domain.approvals import Verdict, judge_approval, may_deny
 from bot.domain.models import ActionRequest, ActionState, Clock, EventKind
@@ -113,6 +114,7 @@ class ActionService:
         """Dry-runs the stuck-job scan and asks for approval with what it found."""
         stuck = self._playbook.stuck_jobs
         older_than = command.older_than or stuck.stuck_after
+        requeue_target(self._playbook, command)  # a bad --queue is refused before any scan
         try:
             scan = await scan_stuck(
                 self._redis,
