@@ -121,6 +121,7 @@ async def build_runtime(
     notifier = SlackNotifier(slack)
     directory = SlackDirectory(slack, playbook)
     incidents = IncidentService(store, notifier, playbook, clock)
+    await incidents.restore()
     leader = LeaderLock(database_url)
     monitor = Monitor(redis, store, incidents, notifier, playbook, clock, leader)
     actions = ActionService(

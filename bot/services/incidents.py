@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.adapters.store import Store
 from bot.domain.alerts import AlertStatus, ExternalAlert
@@ -39,6 +40,17 @@ class IncidentService:
         self._rules = RuleBook(playbook.rules)
         self._history: deque[QueueSample] = deque(maxlen=_HISTORY)
         self._seen_alerts: set[tuple[str, str, AlertStatus]] = set()
+
+    async def restore(self) -> None:
+        """Rebuilds the rules' pending/firing state from stored samples after a restart,
+        so a backlog 9 minutes into a 10-minute ``for:`` still fires in a minute."""
+        now = self._clock()
+        longest = max((rule.for_ for rule in self._playbook.rules), default=timedelta(0))
+        samples = await self._store.samples_between(
+            self._playbook.name, now - longest - timedelta(minutes=5), now
+        )
+        self._rules.replay(samples)
+        self._history.extend(samples[-_HISTORY:])
 
     @property
     def rules(self) -> RuleBook:

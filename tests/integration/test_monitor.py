@@ -7,6 +7,7 @@ from datetime import timedelta
 from bot.adapters.queues.depths import connect, queue_depths
 from bot.adapters.slack.notifier import SlackNotifier
 from bot.demo.sandbox import INCIDENT_CHANNEL_ID
+from bot.domain.models import QueueSample
 from bot.services.monitor import Monitor
 from tests.integration.tcp_gate import TcpGate
 
@@ -76,3 +77,20 @@ async def test_forecast_command_from_stored_samples(sandbox, redis_client, clock
     assert "*Forecast*" in answer.text
     assert "`email_processing_queue`: 500, growing 100/min → above 1,000 in ~5m" in answer.text
     assert "`notification_queue`: 0, flat" in answer.text
+
+
+async def test_a_restart_keeps_the_for_timer(sandbox, redis_client, clock, playbook):
+    from bot.services.incidents import IncidentService
+
+    await redis_client.lpush("email_processing_queue", *range(1500))
+    for _ in range(9):  # 9 minutes above the threshold, then the bot restarts
+        await sandbox.runtime.monitor.tick()
+        clock.advance(timedelta(minutes=1))
+    restarted = IncidentService(
+        sandbox.runtime.store, SlackNotifier(sandbox.runtime.slack), playbook, clock
+    )
+    await restarted.restore()
+    clock.advance(timedelta(minutes=1))
+    opened = await restarted.observe(QueueSample(clock(), {"email_processing_queue": 1500}))
+    assert opened is not None  # fired at 10 minutes, not 10 minutes after the restart
+    assert "for *10m*" in sandbox.find_message("backlog_ack").rendered
