@@ -36,3 +36,14 @@ def test_rbac_names_the_playbook_objects(playbook):
     assert role["metadata"]["namespace"] == playbook.namespace
     named = {n for rule in role["rules"] for n in rule.get("resourceNames", [])}
     assert named == set(playbook.deployments) | {playbook.worker_config.configmap}
+
+
+def test_grafana_dashboard_charts_what_the_bot_exports(playbook):
+    import json
+    import re
+
+    dashboard = json.loads((DEPLOY / "grafana" / "backlog-bot.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    metrics = {m for e in exprs for m in re.findall(r"[a-z_]+(?=\b)", e) if "_" in m}
+    assert {"backlog_bot_queue_depth", "backlog_bot_rule_firing"} <= metrics
+    assert {q.metric for q in playbook.queues if q.deployment} <= metrics
