@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,3 +66,19 @@ def _slope_per_minute(points: Sequence[tuple[datetime, int]]) -> float:
     if var == 0:
         return 0.0
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var
+
+
+def recommend_workers(
+    forecast: QueueForecast,
+    *,
+    jobs_per_worker_minute: int,
+    drain_within: timedelta,
+    min_workers: int,
+    max_workers: int,
+) -> int:
+    """The runbook's rule: enough workers to clear the backlog expected at the end of
+    the drain window within that window, between ``min_workers`` and ``max_workers``."""
+    minutes = drain_within.total_seconds() / 60
+    expected = max(forecast.depth + forecast.per_minute * minutes, 0)
+    needed = math.ceil(expected / (jobs_per_worker_minute * minutes))
+    return max(min_workers, min(needed, max_workers))

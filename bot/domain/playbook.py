@@ -242,6 +242,14 @@ class Escalation(_Model):
         return tiers
 
 
+class Capacity(_Model):
+    """The runbook's capacity model (its ``QueuePredictor.recommend_scaling``)."""
+
+    jobs_per_worker_minute: int = Field(default=50, ge=1)
+    drain_within: Duration = timedelta(minutes=10)
+    min_workers: int = Field(default=2, ge=1)
+
+
 class Diagnostics(_Model):
     """Where ``/backlog diagnose`` looks (the runbook's root-cause checks)."""
 
@@ -284,6 +292,7 @@ class Playbook(_Model):
     escalation: Escalation
     report: Report
     diagnostics: Diagnostics = Diagnostics()
+    capacity: Capacity = Capacity()
 
     def queue(self, name: str) -> Queue | None:
         return next((q for q in self.queues if q.name == name), None)

@@ -20,7 +20,7 @@ from bot.adapters.store import Store
 from bot.domain import commands as cmd
 from bot.domain.actions import ActionRefused
 from bot.domain.diagnosis import format_diagnosis
-from bot.domain.forecast import forecast_queue
+from bot.domain.forecast import forecast_queue, recommend_workers
 from bot.domain.models import ActionRequest, Clock, DeploymentStatus, EventKind
 from bot.domain.playbook import Playbook
 from bot.domain.report import classify_note, format_duration
@@ -151,11 +151,28 @@ class CommandRouter:
         samples = await self._store.samples_between(self._playbook.name, now - FORECAST_WINDOW, now)
         thresholds = {r.queue: r.threshold for r in self._playbook.rules if r.threshold}
         lines = [f"*Forecast* (trend of the last {format_duration(FORECAST_WINDOW)} of samples)"]
-        for queue in self._playbook.queue_names:
-            forecast = forecast_queue(samples, queue, thresholds.get(queue))
-            lines.append(
-                f"• {forecast.describe()}" if forecast else f"• `{queue}`: not enough samples yet"
-            )
+        capacity = self._playbook.capacity
+        for queue in self._playbook.queues:
+            forecast = forecast_queue(samples, queue.name, thresholds.get(queue.name))
+            if forecast is None:
+                lines.append(f"• `{queue.name}`: not enough samples yet")
+                continue
+            line = f"• {forecast.describe()}"
+            if queue.deployment:
+                workers = recommend_workers(
+                    forecast,
+                    jobs_per_worker_minute=capacity.jobs_per_worker_minute,
+                    drain_within=capacity.drain_within,
+                    min_workers=capacity.min_workers,
+                    max_workers=self._playbook.deployments[queue.deployment].max_replicas,
+                )
+                line += f"; `{queue.deployment}` needs about {workers} workers"
+            lines.append(line)
+        lines.append(
+            f"_Workers: {capacity.jobs_per_worker_minute} jobs per worker-minute, clearing the "
+            f"backlog within {format_duration(capacity.drain_within)} (the playbook's capacity "
+            "model)._"
+        )
         return "\n".join(lines)
 
     async def _status(self) -> str:

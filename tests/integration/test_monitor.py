@@ -75,7 +75,11 @@ async def test_forecast_command_from_stored_samples(sandbox, redis_client, clock
         clock.advance(timedelta(minutes=1))
     answer = await sandbox.command("alice", "forecast")
     assert "*Forecast*" in answer.text
-    assert "`email_processing_queue`: 500, growing 100/min → above 1,000 in ~5m" in answer.text
+    assert (
+        "`email_processing_queue`: 500, growing 100/min → above 1,000 in ~5m; "
+        "`phishnet-worker-email` needs about 3 workers"
+    ) in answer.text
+    assert "50 jobs per worker-minute, clearing the backlog within 10m" in answer.text
     assert "`notification_queue`: 0, flat" in answer.text
 
 

@@ -28,3 +28,21 @@ def test_draining_queue_empties():
 def test_flat_and_too_few_samples():
     assert forecast_queue(series(5, 5, 5), "q", 1000).describe() == "`q`: 5, flat"
     assert forecast_queue(series(5, 9), "q", 1000) is None
+
+
+def test_runbook_capacity_model_recommends_workers():
+    from bot.domain.forecast import recommend_workers
+
+    def workers(*depths: int) -> int:
+        return recommend_workers(
+            forecast_queue(series(*depths), "q", 1000),
+            jobs_per_worker_minute=50,
+            drain_within=timedelta(minutes=10),
+            min_workers=2,
+            max_workers=20,
+        )
+
+    # 3,000 now, growing 100/min → 4,000 expected in 10 min → 4,000 / 500 = 8 workers
+    assert workers(2700, 2800, 2900, 3000) == 8
+    assert workers(10, 10, 10) == 2  # never below the runbook's floor of 2
+    assert workers(50000, 50000, 50000) == 20  # never above the cap
