@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,8 @@ from bot.demo.sandbox import Sandbox
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
+MakeSandbox = Callable[..., Awaitable[Sandbox]]
+
 
 @pytest.fixture
 def clock() -> ManualClock:
@@ -17,18 +20,33 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def sandbox(
+async def make_sandbox(
     playbook, redis_url, redis_client, migrated_database, clock, tmp_path
-) -> AsyncIterator[Sandbox]:
-    """The whole bot on loopback: Bolt over HTTP, Slack and Kubernetes API emulators,
-    real Redis (emptied) and real PostgreSQL (emptied)."""
-    box = Sandbox(
-        playbook=playbook,
-        redis_url=redis_url,
-        database_url=migrated_database,
-        work_dir=tmp_path,
-        clock=clock,
-    )
-    await box.start()
-    yield box
-    await box.stop()
+) -> AsyncIterator[MakeSandbox]:
+    """Starts the whole bot on loopback — Bolt over HTTP, the Slack and Kubernetes API
+    emulators, real Redis (emptied) and real PostgreSQL (emptied) — with any of
+    :class:`Sandbox`'s options overridden; stops everything it started afterwards."""
+    started: list[Sandbox] = []
+
+    async def make(**overrides: Any) -> Sandbox:
+        options: dict[str, Any] = {
+            "playbook": playbook,
+            "redis_url": redis_url,
+            "database_url": migrated_database,
+            "work_dir": tmp_path,
+            "clock": clock,
+        }
+        options.update(overrides)
+        box = Sandbox(**options)
+        await box.start()
+        started.append(box)
+        return box
+
+    yield make
+    for box in reversed(started):
+        await box.stop()
+
+
+@pytest.fixture
+async def sandbox(make_sandbox: MakeSandbox) -> Sandbox:
+    return await make_sandbox()

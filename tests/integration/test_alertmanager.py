@@ -77,28 +77,13 @@ async def test_unknown_alerts_and_bad_payloads(sandbox):
     assert sandbox.find_message(ActionId.ACK.value) is None
 
 
-async def test_token_is_required_when_configured(
-    playbook, redis_url, redis_client, migrated_database, clock, tmp_path
-):
-    box = Sandbox(
-        playbook=playbook,
-        redis_url=redis_url,
-        database_url=migrated_database,
-        work_dir=tmp_path,
-        clock=clock,
-        alertmanager_token="am-secret",
+async def test_token_is_required_when_configured(make_sandbox):
+    box = await make_sandbox(alertmanager_token="am-secret")
+    status, _ = await _post(box, json.dumps(_payload()).encode())
+    assert status == 401
+    status, _ = await _post(box, json.dumps(_payload()).encode(), {"Authorization": "Bearer nope"})
+    assert status == 401
+    status, body = await _post(
+        box, json.dumps(_payload()).encode(), {"Authorization": "Bearer am-secret"}
     )
-    await box.start()
-    try:
-        status, _ = await _post(box, json.dumps(_payload()).encode())
-        assert status == 401
-        status, _ = await _post(
-            box, json.dumps(_payload()).encode(), {"Authorization": "Bearer nope"}
-        )
-        assert status == 401
-        status, body = await _post(
-            box, json.dumps(_payload()).encode(), {"Authorization": "Bearer am-secret"}
-        )
-        assert status == 200 and body["results"][0]["outcome"] == "opened incident #1"
-    finally:
-        await box.stop()
+    assert status == 200 and body["results"][0]["outcome"] == "opened incident #1"

@@ -7,24 +7,15 @@ import time
 import pytest
 
 from bot.adapters.slack.ids import ActionId
-from bot.demo.sandbox import Sandbox
 from tests.integration.tcp_gate import TcpGate
 
 
 @pytest.fixture
-async def gated(playbook, redis_url, redis_client, migrated_database, clock, tmp_path):
+async def gated(make_sandbox, redis_url):
     """The bot talking to the real Redis through a gate that a test can cut."""
     gate = await TcpGate(redis_url).start()
-    box = Sandbox(
-        playbook=playbook,
-        redis_url=gate.url(),
-        database_url=migrated_database,
-        work_dir=tmp_path,
-        clock=clock,
-    )
-    await box.start()
+    box = await make_sandbox(redis_url=gate.url())
     yield box, gate
-    await box.stop()
     await gate.stop()
 
 

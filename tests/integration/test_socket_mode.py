@@ -8,25 +8,16 @@ import pytest
 
 from bot.adapters.slack.ids import ActionId
 from bot.app import start_socket_mode
-from bot.demo.sandbox import INCIDENT_CHANNEL_ID, PEOPLE, Sandbox
+from bot.demo.sandbox import INCIDENT_CHANNEL_ID, PEOPLE
 
 
 @pytest.fixture
-async def socket_sandbox(playbook, redis_url, redis_client, migrated_database, clock, tmp_path):
-    box = Sandbox(
-        playbook=playbook,
-        redis_url=redis_url,
-        database_url=migrated_database,
-        work_dir=tmp_path,
-        clock=clock,
-        app_token="xapp-1-A0001-socket-test",
-    )
-    await box.start()
+async def socket_sandbox(make_sandbox):
+    box = await make_sandbox(app_token="xapp-1-A0001-socket-test")
     handler = await start_socket_mode(box.runtime)
     await box.slack.socket_mode.wait_connected()
     yield box
     await handler.close_async()  # type: ignore[no-untyped-call]
-    await box.stop()
 
 
 async def test_commands_and_buttons_over_socket_mode(socket_sandbox):
@@ -81,24 +72,11 @@ async def test_commands_and_buttons_over_socket_mode(socket_sandbox):
     assert "xapp-1-A0001-socket-test" not in json.dumps([c.args for c in box.slack.calls])
 
 
-async def test_wrong_app_token_is_refused(
-    playbook, redis_url, redis_client, migrated_database, clock, tmp_path
-):
+async def test_wrong_app_token_is_refused(make_sandbox):
     from bot.app import ConfigurationError
 
-    box = Sandbox(
-        playbook=playbook,
-        redis_url=redis_url,
-        database_url=migrated_database,
-        work_dir=tmp_path,
-        clock=clock,
-        app_token="xapp-right",
-    )
-    await box.start()
-    try:
-        box.slack.app_token = "xapp-something-else"
-        with pytest.raises(ConfigurationError) as refused:
-            await start_socket_mode(box.runtime)
-        assert str(refused.value) == "SLACK_APP_TOKEN was refused by Slack (invalid_auth)"
-    finally:
-        await box.stop()
+    box = await make_sandbox(app_token="xapp-right")
+    box.slack.app_token = "xapp-something-else"
+    with pytest.raises(ConfigurationError) as refused:
+        await start_socket_mode(box.runtime)
+    assert str(refused.value) == "SLACK_APP_TOKEN was refused by Slack (invalid_auth)"
