@@ -200,8 +200,10 @@ def test_format_requeue_result_names_what_was_left_alone() -> None:
         malformed_sample=("bad-0", "bad-1"),
     )
     text = format_requeue_result(result)
-    assert text.startswith("moved 40 onto `email_processing_queue`; 2 left alone")
-    assert "bad-0, bad-1" in text
+    assert text == (
+        "moved 40 onto `email_processing_queue`; 0 skipped (heartbeat renewed since the scan); "
+        "2 malformed, left alone (bad-0, bad-1); in 0.2s"
+    )
 
 
 class TestProgressThrottle:

@@ -294,14 +294,16 @@ def format_progress(progress: RequeueProgress) -> str:
 
 
 def format_requeue_result(result: RequeueResult) -> str:
-    """The closing line of a requeue, for the channel and the audit log."""
-    parts = [f"moved {result.moved:,} onto `{result.target_queue}`"]
-    if result.skipped_renewed:
-        parts.append(f"{result.skipped_renewed:,} skipped (heartbeat renewed)")
+    """The closing line of a requeue: moved, skipped (renewed), malformed, elapsed."""
+    parts = [
+        f"moved {result.moved:,} onto `{result.target_queue}`",
+        f"{result.skipped_renewed:,} skipped (heartbeat renewed since the scan)",
+    ]
+    malformed = f"{result.malformed:,} malformed"
+    if result.malformed:
+        malformed += f", left alone ({', '.join(result.malformed_sample)})"
+    parts.append(malformed)
     if result.skipped_gone:
         parts.append(f"{result.skipped_gone:,} already gone (finished or moved elsewhere)")
-    if result.malformed:
-        sample = ", ".join(result.malformed_sample)
-        parts.append(f"{result.malformed:,} left alone (heartbeat not a number: {sample})")
     parts.append(f"in {result.elapsed_seconds:.1f}s")
     return "; ".join(parts)

@@ -48,7 +48,8 @@ async def test_requeue_dry_run_approval_and_result(sandbox, redis_client):
     assert await redis_client.exists("heartbeat:stale-0") == 0
     thread = [m.text for m in sandbox.slack.thread(approval.channel, approval.ts)]
     assert any(
-        "Requeue finished: moved 40 onto `email_processing_queue`; 2 left alone" in t
+        "Requeue finished: moved 40 onto `email_processing_queue`; 0 skipped (heartbeat "
+        "renewed since the scan); 2 malformed, left alone (" in t
         for t in thread
     )
     audit = await sandbox.runtime.store.audit_entries()
