@@ -213,9 +213,15 @@ def _near_limit(pod: PodInfo, used: Resources | None) -> tuple[bool, bool]:
 
 
 def analyze_nodes(
-    nodes: Sequence[NodeInfo], pods_by_node: Mapping[str, Sequence[PodInfo]]
+    nodes: Sequence[NodeInfo],
+    pods_by_node: Mapping[str, Sequence[PodInfo]],
+    usage: Mapping[str, Resources] | None = None,
 ) -> CheckResult:
-    """Allocatable against what the pods on each node request (``kubectl describe nodes``)."""
+    """Allocatable against what the worker pods on each node request (``kubectl describe
+    nodes``) and, where metrics.k8s.io answers, against what is used (``kubectl top nodes``).
+
+    Only the workers' requests are summed: reading every pod of the cluster would
+    need cluster-wide pod access, which the bot is not given."""
     name = "Nodes"
     findings = []
     lines = []
@@ -225,7 +231,13 @@ def analyze_nodes(
         mem = sum(c.requests.memory or 0 for p in pods for c in p.containers)
         cpu_pct = _pct(cpu, node.allocatable.cpu_m)
         mem_pct = _pct(mem, node.allocatable.memory)
-        lines.append(f"{node.name}: cpu {cpu_pct}% / memory {mem_pct}% requested")
+        line = f"{node.name}: cpu {cpu_pct}% / memory {mem_pct}% requested by workers"
+        used = usage.get(node.name) if usage is not None else None
+        used_cpu = _pct(used.cpu_m or 0, node.allocatable.cpu_m) if used else 0
+        used_mem = _pct(used.memory or 0, node.allocatable.memory) if used else 0
+        if used:
+            line += f", cpu {used_cpu}% / memory {used_mem}% used"
+        lines.append(line)
         if not node.ready:
             findings.append(Finding(70, f"Node `{node.name}` is not Ready"))
         elif max(cpu_pct, mem_pct) >= 90:
@@ -236,6 +248,16 @@ def analyze_nodes(
                     "requested)",
                 )
             )
+        elif max(used_cpu, used_mem) >= 90:
+            findings.append(
+                Finding(
+                    50,
+                    f"Node `{node.name}` is nearly saturated ({used_cpu}% cpu, {used_mem}% "
+                    "memory used)",
+                )
+            )
+    if usage is None and nodes:
+        lines.append("node usage not checked: metrics.k8s.io is not available")
     return CheckResult(name, "; ".join(lines) or "no nodes visible", tuple(findings))
 
 
@@ -275,6 +297,7 @@ class DatabaseProbe:
     error: str | None = None
     statements_available: bool = False
     slow_statements: tuple[tuple[str, float, int], ...] = ()  # (query, mean ms, calls)
+    statements_note: str | None = None  # why slow statements could not be read
 
 
 def analyze_database(probe: DatabaseProbe | None) -> CheckResult:
@@ -289,9 +312,8 @@ def analyze_database(probe: DatabaseProbe | None) -> CheckResult:
         )
     summary = f"`SELECT 1` answered in {probe.latency_ms:.0f} ms"
     if not probe.statements_available:
-        return CheckResult(
-            name, summary + "; pg_stat_statements is not installed, slow statements not checked"
-        )
+        why = probe.statements_note or "pg_stat_statements is not installed"
+        return CheckResult(name, f"{summary}; {why}, slow statements not checked")
     findings = []
     slow = [s for s in probe.slow_statements if s[1] >= 100]
     if slow:

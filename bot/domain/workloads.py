@@ -32,6 +32,8 @@ class RolloutStatus:
             )
         if self.phase is RolloutPhase.COMPLETE:
             return f"`{self.deployment}` rollout complete ({counts})"
+        if self.message:
+            return f"`{self.deployment}` rolling out: {self.message}"
         return f"`{self.deployment}` rolling out: {counts}"
 
 

@@ -119,12 +119,12 @@ class DiagnosisService:
         return dx.analyze_resources(pods, usage, hpas)
 
     async def _nodes(self) -> dx.CheckResult:
-        nodes = await self._kube.nodes()
+        nodes, usage = await asyncio.gather(self._kube.nodes(), self._kube.node_usage())
         by_node: dict[str, list[PodInfo]] = {}
         for pod in await self._worker_pods():
             if pod.node:
                 by_node.setdefault(pod.node, []).append(pod)
-        return dx.analyze_nodes(nodes, by_node)
+        return dx.analyze_nodes(nodes, by_node, usage)
 
     async def _database(self) -> dx.CheckResult:
         variable = self._playbook.diagnostics.database_url_env
@@ -152,26 +152,46 @@ async def probe_database(
     try:
         await conn.fetchval("SELECT 1", timeout=timeout)
         latency = (time.perf_counter() - started) * 1000
-        installed = await conn.fetchval(
-            "SELECT count(*) > 0 FROM pg_extension WHERE extname = 'pg_stat_statements'",
-            timeout=timeout,
-        )
-        if not installed:
-            return dx.DatabaseProbe(reachable=True, latency_ms=latency)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        await conn.close()
+        return dx.DatabaseProbe(reachable=False, error=_describe(exc))
+    # From here the database answered: a failure only means slow statements are unknown.
+    try:
+        return await _slow_statements(conn, tables, timeout, latency)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        note = f"pg_stat_statements could not be read ({_describe(exc)})"
+        return dx.DatabaseProbe(reachable=True, latency_ms=latency, statements_note=note)
+    finally:
+        await conn.close()
+
+
+async def _slow_statements(
+    conn: asyncpg.Connection, tables: tuple[str, ...], limit_seconds: float, latency: float
+) -> dx.DatabaseProbe:
+    timeout = limit_seconds
+    installed = await conn.fetchval(
+        "SELECT count(*) > 0 FROM pg_extension WHERE extname = 'pg_stat_statements'",
+        timeout=timeout,
+    )
+    if not installed:
+        return dx.DatabaseProbe(reachable=True, latency_ms=latency)
+    # PostgreSQL 13 renamed mean_time to mean_exec_time.
+    column = "mean_exec_time" if conn.get_server_version().major >= 13 else "mean_time"
+    try:
         rows: Any = await conn.fetch(
-            "SELECT query, mean_exec_time, calls FROM pg_stat_statements "
-            "WHERE query ~* $1 ORDER BY mean_exec_time DESC LIMIT 5",
+            f"SELECT query, {column} AS mean_ms, calls FROM pg_stat_statements "
+            "WHERE query ~* $1 ORDER BY mean_ms DESC LIMIT 5",
             "|".join(tables) or ".",
             timeout=timeout,
         )
-        slow = tuple((str(r["query"]), float(r["mean_exec_time"]), int(r["calls"])) for r in rows)
-        return dx.DatabaseProbe(
-            reachable=True, latency_ms=latency, statements_available=True, slow_statements=slow
-        )
-    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-        return dx.DatabaseProbe(reachable=False, error=_describe(exc))
-    finally:
-        await conn.close()
+    except asyncpg.ObjectNotInPrerequisiteStateError:
+        # CREATE EXTENSION ran but the library is not preloaded: the view cannot be read.
+        note = "pg_stat_statements is installed but not in shared_preload_libraries"
+        return dx.DatabaseProbe(reachable=True, latency_ms=latency, statements_note=note)
+    slow = tuple((str(r["query"]), float(r["mean_ms"]), int(r["calls"])) for r in rows)
+    return dx.DatabaseProbe(
+        reachable=True, latency_ms=latency, statements_available=True, slow_statements=slow
+    )
 
 
 def _describe(exc: BaseException) -> str:

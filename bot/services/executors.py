@@ -8,31 +8,28 @@ have changed since the request was made.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from bot.adapters.kube import KubeClient
+from bot.adapters.kube.follow import Polling
 from bot.adapters.queues.requeue import RedisUnavailable, requeue_stuck
-from bot.domain.actions import plan_drain
 from bot.domain.models import ActionRequest, Clock
 from bot.domain.playbook import ActionKind, Playbook
 from bot.domain.requeue import RequeueProgress, format_progress, format_requeue_result
-from bot.domain.workloads import JobPhase, RolloutPhase, RolloutStatus
+from bot.services import remediation
 from bot.services.ports import Notifier, Posted
+from bot.services.remediation import ActionFailed
+
+__all__ = ["ActionFailed", "Executor", "Executors"]
 
 Executor = Callable[[ActionRequest], Awaitable[Mapping[str, Any]]]
 
 # chat.update is Tier 3 (~50/min per workspace): a few seconds between progress
 # edits leaves room for everything else the bot posts meanwhile.
 REQUEUE_PROGRESS_INTERVAL = 3.0
-
-
-class ActionFailed(RuntimeError):
-    """An executor's failure, worded for the channel."""
 
 
 class Executors:
@@ -78,31 +75,9 @@ class Executors:
         return await executor(request)
 
     async def _execute_scale(self, request: ActionRequest) -> Mapping[str, Any]:
-        params = request.params
-        deployment = self._playbook.deployments.get(str(params["deployment"]))
-        replicas = int(params["replicas"])
-        # Re-check the bounds at execution time: the playbook may have changed
-        # since the request was made.
-        if deployment is None or not deployment.min_replicas <= replicas <= deployment.max_replicas:
-            raise ActionFailed("the request is no longer within the playbook's bounds")
-        if "hpa" in params:
-            hpa = await self._kube.set_hpa_bounds(
-                self._playbook.namespace,
-                str(params["hpa"]),
-                int(params["min_replicas"]),
-                int(params["max_replicas"]),
-            )
-            return {
-                "hpa": hpa.name,
-                "min_replicas": hpa.min_replicas,
-                "max_replicas": hpa.max_replicas,
-                "min_before": params.get("min_before"),
-                "max_before": params.get("max_before"),
-            }
-        before, after = await self._kube.scale(
-            self._playbook.namespace, str(params["deployment"]), replicas
+        return await remediation.execute_scale(
+            self._kube, self._playbook, request.params, self._progress_message(request)
         )
-        return {"deployment": params["deployment"], "replicas_before": before, "replicas": after}
 
     async def _execute_requeue(self, request: ActionRequest) -> Mapping[str, Any]:
         params = request.params
@@ -138,99 +113,41 @@ class Executors:
             "elapsed_seconds": round(result.elapsed_seconds, 3),
         }
 
+    @property
+    def _rollout_polling(self) -> Polling:
+        return Polling(poll_seconds=self.poll_seconds, timeout_seconds=self.rollout_timeout_seconds)
+
     async def _execute_restart(self, request: ActionRequest) -> Mapping[str, Any]:
-        deployments = [str(d) for d in request.params["deployments"]]
-        for name in deployments:
-            if name not in self._playbook.deployments:
-                raise ActionFailed(f"`{name}` is no longer a deployment of the playbook")
-        progress = self._progress_message(request)
-        rollouts = {}
-        for name in deployments:
-            rollouts[name] = await self._restart_one(name, progress)
-        return {"deployments": deployments, "rollouts": rollouts}
-
-    async def _restart_one(self, name: str, progress: Callable[[str], Awaitable[None]]) -> str:
-        namespace = self._playbook.namespace
-        await self._kube.rollout_restart(namespace, name, self._clock())
-        status = await self._follow_rollout(name, progress)
-        if status.phase is RolloutPhase.STUCK:
-            raise ActionFailed(status.describe())
-        return status.describe()
-
-    async def _follow_rollout(
-        self, name: str, progress: Callable[[str], Awaitable[None]]
-    ) -> RolloutStatus:
-        deadline = time.monotonic() + self.rollout_timeout_seconds
-        shown = ""
-        while True:
-            status = await self._kube.rollout_status(self._playbook.namespace, name)
-            line = f":arrows_counterclockwise: {status.describe()}"
-            if line != shown:
-                await progress(line)
-                shown = line
-            if status.phase is not RolloutPhase.PROGRESSING:
-                return status
-            if time.monotonic() >= deadline:
-                raise ActionFailed(
-                    f"{status.describe()} — still not done after "
-                    f"{self.rollout_timeout_seconds:.0f}s"
-                )
-            await asyncio.sleep(self.poll_seconds)
+        return await remediation.execute_restart(
+            self._kube,
+            self._playbook,
+            request.params,
+            self._progress_message(request),
+            now=self._clock(),
+            polling=self._rollout_polling,
+        )
 
     async def _execute_tune(self, request: ActionRequest) -> Mapping[str, Any]:
-        params = request.params
-        config = self._playbook.worker_config
-        changes = {str(k): str(v) for k, v in dict(params["changes"]).items()}
-        for key, value in changes.items():  # the playbook may have changed since the request
-            bounds = config.keys.get(key)
-            if bounds is None or not bounds.min <= int(value) <= bounds.max:
-                raise ActionFailed(f"`{key}={value}` is no longer allowed by the playbook")
-        before = await self._kube.update_configmap(
-            self._playbook.namespace, config.configmap, changes
+        return await remediation.execute_tune(
+            self._kube,
+            self._playbook,
+            request.params,
+            self._progress_message(request),
+            now=self._clock(),
+            polling=self._rollout_polling,
         )
-        progress = self._progress_message(request)
-        summary = ", ".join(f"{k}: {before.get(k) or '(unset)'} → {v}" for k, v in changes.items())
-        await progress(f":gear: ConfigMap `{config.configmap}` updated ({summary})")
-        rollouts = {}
-        for name in config.restart_deployments:
-            rollouts[name] = await self._restart_one(name, progress)
-        return {
-            "configmap": config.configmap,
-            "before": before,
-            "after": changes,
-            "rollouts": rollouts,
-        }
 
     async def _execute_drain(self, request: ActionRequest) -> Mapping[str, Any]:
-        name = str(request.params["job"])
-        prefix = f"{self._playbook.emergency_drain.job_name}-"
-        if not name.startswith(prefix):
-            raise ActionFailed(f"`{name}` is not a drain job of this playbook")
-        # Rebuilt from the playbook now rather than trusted from the stored request.
-        manifest = plan_drain(self._playbook, name.removeprefix(prefix)).params["manifest"]
-        namespace = self._playbook.namespace
-        await self._kube.create_job(namespace, manifest)
-        progress = self._progress_message(request)
-        deadline = time.monotonic() + self.drain_timeout_seconds
-        shown = ""
-        while True:
-            status = await self._kube.job_status(namespace, name)
-            line = (
-                f":rotating_light: Job `{name}`: {status.phase.value} "
-                f"(active {status.active}, succeeded {status.succeeded}, failed {status.failed})"
-            )
-            if line != shown:
-                await progress(line)
-                shown = line
-            if status.phase is JobPhase.FAILED:
-                raise ActionFailed(f"Job `{name}` failed: {status.message or 'no reason given'}")
-            if status.phase is JobPhase.SUCCEEDED:
-                return {"job": name, "succeeded": status.succeeded, "failed": status.failed}
-            if time.monotonic() >= deadline:
-                raise ActionFailed(
-                    f"Job `{name}` still running after {self.drain_timeout_seconds:.0f}s"
-                )
-            await asyncio.sleep(self.poll_seconds)
+        polling = Polling(
+            poll_seconds=self.poll_seconds, timeout_seconds=self.drain_timeout_seconds
+        )
+        return await remediation.execute_drain(
+            self._kube,
+            self._playbook,
+            request.params,
+            self._progress_message(request),
+            polling=polling,
+        )
 
     def _progress_message(self, request: ActionRequest) -> Callable[[str], Awaitable[None]]:
         """One message in the request's thread, posted once and then edited."""

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
 from bot.adapters.slack.ids import ActionId
 from bot.demo.sandbox import Sandbox
+from bot.domain.diagnosis import analyze_database
 from bot.services.diagnosis import DiagnosisService, probe_database
 
 NS = "phishnet"
@@ -115,12 +119,20 @@ async def test_nodes_allocated_against_allocatable(sandbox, service):
         node_name="node-small",
         resources={"requests": {"cpu": "475m", "memory": "256Mi"}},
     )
+    sandbox.kube.add_node("node-busy", allocatable={"cpu": "1", "memory": "1Gi"})
+    sandbox.kube.set_metrics(nodes={"node-busy": {"cpu": "950m", "memory": "512Mi"}})
     diagnosis = await service.run()
     nodes = _check(diagnosis, "Nodes")
-    assert "node-small: cpu 95% / memory 25% requested" in nodes.summary
-    assert "Node `node-small` is nearly full (95% cpu, 25% memory requested)" in [
-        c.title for c in diagnosis.causes
-    ]
+    assert "node-small: cpu 95% / memory 25% requested by workers" in nodes.summary
+    assert "node-busy: cpu 0% / memory 0% requested by workers, cpu 95% / memory 50% used" in (
+        nodes.summary
+    )
+    titles = [c.title for c in diagnosis.causes]
+    assert "Node `node-small` is nearly full (95% cpu, 25% memory requested)" in titles
+    assert "Node `node-busy` is nearly saturated (95% cpu, 50% memory used)" in titles
+    sandbox.kube.metrics_enabled = False
+    nodes = _check(await service.run(), "Nodes")
+    assert nodes.summary.endswith("node usage not checked: metrics.k8s.io is not available")
 
 
 async def test_database_reachable_unreachable_and_without_pg_stat_statements(postgres_server_url):
@@ -129,6 +141,42 @@ async def test_database_reachable_unreachable_and_without_pg_stat_statements(pos
     assert probe.statements_available is False  # not installed on the test server
     down = await probe_database(f"postgresql://nobody@127.0.0.1:{_closed_port()}/x", (), 2)
     assert not down.reachable and "ConnectionRefusedError" in down.error
+
+
+async def test_pg_stat_statements_created_but_not_preloaded_is_said_plainly(
+    postgres_server_url,
+):
+    # CREATE EXTENSION works without shared_preload_libraries, but reading the view then
+    # fails: the database is still reachable, only slow statements are unknown.
+    name = f"bb_pgss_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(postgres_server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        dsn = urlunsplit(urlsplit(postgres_server_url)._replace(path=f"/{name}"))
+        conn = await asyncpg.connect(dsn)
+        try:
+            available = await conn.fetchval(
+                "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_stat_statements'"
+            )
+            if not available:
+                pytest.skip("pg_stat_statements is not available on this server")
+            await conn.execute("CREATE EXTENSION pg_stat_statements")
+            preloaded = await conn.fetchval("SHOW shared_preload_libraries")
+        finally:
+            await conn.close()
+        if "pg_stat_statements" in preloaded:
+            pytest.skip("this server preloads pg_stat_statements")
+        probe = await probe_database(dsn, ("emails", "analysis_results"), 5)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    assert probe.reachable
+    result = analyze_database(probe)
+    assert result.findings == ()
+    assert result.summary.endswith(
+        "; pg_stat_statements is installed but not in shared_preload_libraries, "
+        "slow statements not checked"
+    )
 
 
 async def test_database_check_through_the_service(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from bot.domain import diagnosis as dx
-from bot.domain.workloads import ContainerInfo, HpaStatus, PodInfo, Resources
+from bot.domain.workloads import ContainerInfo, HpaStatus, NodeInfo, PodInfo, Resources
 
 
 def pod(name: str, **container) -> PodInfo:
@@ -95,3 +95,47 @@ def test_trend_finding_only_for_growing_queues():
         "`q` grows 120/min: arrivals outpace its workers (more replicas, or faster workers)"
     ]
     assert dx.analyze_trend([]).summary == "not enough samples yet"
+
+
+def test_oomkilled_and_pending_pods_are_named():
+    oom = pod("a", restarts=3, last_terminated_reason="OOMKilled")
+    pending = PodInfo(
+        "b",
+        "Pending",
+        None,
+        {},
+        (ContainerInfo("worker", False, 0),),
+        "0/3 nodes: Insufficient cpu",
+    )
+    titles = [f.title for f in dx.analyze_pods([oom, pending]).findings]
+    assert titles == [
+        "1 worker pod(s) were OOMKilled (memory limit too low)",
+        "1 worker pod(s) Pending, unschedulable: 0/3 nodes: Insufficient cpu",
+    ]
+
+
+def test_rate_limit_matches_are_counted_per_pattern():
+    logs = {"a": "HTTP 429 from VirusTotal\nquota exceeded\n429 again", "b": "Rate-limit hit"}
+    result = dx.analyze_rate_limits("w", logs, ("rate.limit", "quota", "429", "503"))
+    assert result.summary == "rate.limit: 1, quota: 1, 429: 2, 503: 0"
+    assert result.findings[0].evidence == ("429: 2", "rate.limit: 1", "quota: 1")
+
+
+def test_nodes_requested_and_used():
+    node = NodeInfo("n1", Resources(cpu_m=1000, memory=1000))
+    busy = dx.analyze_nodes([node], {}, {"n1": Resources(cpu_m=920, memory=100)})
+    assert busy.summary == (
+        "n1: cpu 0% / memory 0% requested by workers, cpu 92% / memory 10% used"
+    )
+    assert busy.findings[0].title == "Node `n1` is nearly saturated (92% cpu, 10% memory used)"
+    blind = dx.analyze_nodes([node], {}, None)
+    assert blind.summary.endswith("; node usage not checked: metrics.k8s.io is not available")
+
+
+def test_statements_that_cannot_be_read_do_not_make_the_database_unreachable():
+    probe = dx.DatabaseProbe(reachable=True, latency_ms=2, statements_note="not preloaded")
+    result = dx.analyze_database(probe)
+    assert result.findings == ()
+    assert (
+        result.summary == "`SELECT 1` answered in 2 ms; not preloaded, slow statements not checked"
+    )

@@ -68,3 +68,34 @@ def test_hpa_plan_raises_max_when_needed(playbook):
     plan = plan_scale_via_hpa(playbook, cmd.Scale("phishnet-worker-email", 8), hpa)
     assert (plan.params["min_replicas"], plan.params["max_replicas"]) == (8, 8)
     assert "maxReplicas 5 → 8" in plan.summary
+
+
+def test_each_drain_gets_its_own_job_name(playbook):
+    names = {plan_drain(playbook, suffix).params["job"] for suffix in ("a1", "a2")}
+    assert names == {"emergency-queue-drain-a1", "emergency-queue-drain-a2"}
+    plan = plan_drain(playbook, "a1")
+    assert plan.summary == (
+        "Emergency queue drain: run Job `emergency-queue-drain-a1` (phishnet/worker:latest)"
+    )
+    labels = plan.params["manifest"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "backlog-bot"  # how a retry knows its own
+
+
+def test_tune_summary_names_the_configmap_and_every_restart(playbook):
+    plan = plan_tune(
+        playbook, cmd.Tune("phishnet-worker-analysis", (("WORKER_BATCH_SIZE", "50"),)), {}
+    )
+    assert plan.summary == (
+        "Set WORKER_BATCH_SIZE=50 in ConfigMap `phishnet-config`, then restart "
+        "`phishnet-worker-email`, `phishnet-worker-analysis`"
+    )
+
+
+def test_hpa_plan_explains_why_the_hpa_not_the_deployment(playbook):
+    hpa = HpaStatus("email-hpa", "phishnet-worker-email", 2, 10, 3, 3)
+    plan = plan_scale_via_hpa(playbook, cmd.Scale("phishnet-worker-email", 6), hpa)
+    assert plan.summary == (
+        "Raise HPA `email-hpa` minReplicas 2 → 6 so `phishnet-worker-email` runs at least "
+        "6 replicas"
+    )
+    assert "it would undo a manual scale" in plan.details[0]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -221,17 +221,19 @@ class KubeClient:
         )
         return dict(found.data or {})
 
-    async def update_configmap(
-        self, namespace: str, name: str, changes: dict[str, str]
-    ) -> dict[str, str]:
-        """Sets ``changes`` in the ConfigMap; returns the values they replaced.
+    async def patch_configmap(
+        self, namespace: str, name: str, data: Mapping[str, str]
+    ) -> dict[str, tuple[str | None, str]]:
+        """Merges ``data`` into the ConfigMap; returns ``{key: (old, new)}`` (old None if unset).
 
         A read-modify-write pinned to the read's resourceVersion: if someone
         changed the ConfigMap meanwhile the API answers 409 and the whole
-        exchange is retried on fresh data, so no concurrent edit is lost.
+        exchange is retried on fresh data, so the old values reported are the
+        ones really replaced and no concurrent edit is lost.
         """
+        changes = dict(data)
 
-        def exchange() -> dict[str, str]:
+        def exchange() -> dict[str, tuple[str | None, str]]:
             current: Any = self._core.read_namespaced_config_map(
                 name, namespace, _request_timeout=self.request_timeout
             )
@@ -243,19 +245,47 @@ class KubeClient:
             self._core.patch_namespaced_config_map(
                 name, namespace, body, _request_timeout=self.request_timeout
             )
-            return {key: before.get(key, "") for key in changes}
+            return {key: (before.get(key), value) for key, value in changes.items()}
 
         return await self._call(exchange, conflicts=True)
 
     # ---- jobs --------------------------------------------------------------
 
-    async def create_job(self, namespace: str, manifest: dict[str, Any]) -> str:
-        body: Any = manifest  # the client accepts plain dicts as bodies
-        created: Any = await self._call(
-            lambda: self._batch.create_namespaced_job(
-                namespace, body, _request_timeout=self.request_timeout
+    async def create_job(self, namespace: str, manifest: Mapping[str, Any]) -> str:
+        """Creates the Job; returns its name.
+
+        A create whose answer was lost (read timeout) is retried and then meets
+        409 AlreadyExists for the Job it made itself: a Job of that name carrying
+        the manifest's labels is adopted rather than reported as a failure. Any
+        other Job of that name is reported, never touched.
+        """
+        body: Any = dict(manifest)  # the client accepts plain dicts as bodies
+        name = str(manifest["metadata"]["name"])
+        try:
+            created: Any = await self._call(
+                lambda: self._batch.create_namespaced_job(
+                    namespace, body, _request_timeout=self.request_timeout
+                )
             )
-        )
+        except KubeError as exc:
+            if exc.status != 409 or exc.reason != "AlreadyExists":
+                raise
+            existing: Any = await self._call(
+                lambda: self._batch.read_namespaced_job(
+                    name, namespace, _request_timeout=self.request_timeout
+                )
+            )
+            wanted = dict(manifest["metadata"].get("labels") or {})
+            labels = dict(existing.metadata.labels or {})
+            if not wanted or any(labels.get(k) != v for k, v in wanted.items()):
+                raise KubeError(
+                    409,
+                    "AlreadyExists",
+                    f"A Job named `{name}` already exists in `{namespace}` and was not "
+                    "created by this bot; it was left alone.",
+                ) from exc
+            log.info("job %s already existed with our labels; following it", name)
+            return name
         return str(created.metadata.name)
 
     async def job_status(self, namespace: str, name: str) -> JobStatus:
@@ -316,6 +346,20 @@ class KubeClient:
                 return None
             raise
         return convert.pod_usage(found)
+
+    async def node_usage(self) -> dict[str, Resources] | None:
+        """Per-node usage (``kubectl top nodes``); None when no metrics server answers."""
+        try:
+            found: Any = await self._call(
+                lambda: self._custom.list_cluster_custom_object(
+                    "metrics.k8s.io", "v1beta1", "nodes", _request_timeout=self.request_timeout
+                )
+            )
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return convert.node_usage(found)
 
     async def ping(self) -> bool:
         try:

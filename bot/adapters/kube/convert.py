@@ -38,7 +38,19 @@ def rollout_status(dep: Any) -> RolloutStatus:
             name, RolloutPhase.STUCK, desired, updated, ready, available, progressing.message or ""
         )
     observed = (status.observed_generation or 0) >= (meta.generation or 0)
-    done = observed and updated >= desired and total <= updated and available >= desired
+    if not observed:
+        # The counts still describe the previous template (kubectl: "Waiting for
+        # deployment spec update to be observed").
+        return RolloutStatus(
+            name,
+            RolloutPhase.PROGRESSING,
+            desired,
+            updated,
+            ready,
+            available,
+            "waiting for the controller to observe the change",
+        )
+    done = updated >= desired and total <= updated and available >= desired
     phase = RolloutPhase.COMPLETE if done else RolloutPhase.PROGRESSING
     return RolloutStatus(name, phase, desired, updated, ready, available)
 
@@ -130,6 +142,16 @@ def node(item: Any) -> NodeInfo:
         allocatable=_resources(item.status.allocatable),
         ready=ready or not item.status.conditions,
     )
+
+
+def node_usage(found: Any) -> dict[str, Resources]:
+    usage: dict[str, Resources] = {}
+    for item in found.get("items", []):
+        values = item.get("usage", {})
+        usage[item["metadata"]["name"]] = Resources(
+            cpu_m=parse_cpu(values.get("cpu")), memory=parse_memory(values.get("memory"))
+        )
+    return usage
 
 
 def pod_usage(found: Any) -> dict[str, Resources]:
