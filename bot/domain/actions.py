@@ -13,13 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain import commands
+from bot.domain.errors import Refused
 from bot.domain.playbook import ActionKind, Playbook
 from bot.domain.report import format_duration
 from bot.domain.requeue import StuckScan
 from bot.domain.workloads import HpaStatus
 
 
-class ActionRefused(ValueError):
+class ActionRefused(Refused, ValueError):
     """A request the playbook does not allow; ``str()`` says why."""
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.domain.errors import Refused
 from bot.domain.playbook import parse_duration
 
 USAGE = """\
@@ -36,7 +37,7 @@ USAGE = """\
 _MAX_TEXT = 3000
 
 
-class CommandError(ValueError):
+class CommandError(Refused, ValueError):
     """A command that cannot be run as typed; ``str()`` says why."""
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bot.adapters.store import Store
 from bot.domain.alerts import AlertStatus, ExternalAlert
+from bot.domain.errors import Refused
 from bot.domain.models import Clock, EventKind, Incident, QueueSample
 from bot.domain.playbook import Playbook, RuleKind
 from bot.domain.report import build_report, format_duration
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 _HISTORY = 120  # samples kept in memory for the alert's chart
 
 
-class NoOpenIncident(LookupError):
+class NoOpenIncident(Refused, LookupError):
     def __init__(self) -> None:
         super().__init__("There is no open incident.")
 

@@ -17,6 +17,7 @@ from typing import Any
 from bot.adapters.kube import KubeClient
 from bot.adapters.kube.follow import Polling, describe_job, follow_job, follow_rollout
 from bot.domain.actions import plan_drain
+from bot.domain.errors import BotError
 from bot.domain.playbook import Playbook
 from bot.domain.workloads import JobPhase, RolloutPhase
 
@@ -26,7 +27,7 @@ ROLLOUT_POLLING = Polling(poll_seconds=2.0, timeout_seconds=900.0)
 DRAIN_POLLING = Polling(poll_seconds=5.0, timeout_seconds=3600.0)
 
 
-class ActionFailed(RuntimeError):
+class ActionFailed(BotError, RuntimeError):
     """An executor's failure, worded for the channel."""
 
 

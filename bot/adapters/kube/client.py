@@ -26,6 +26,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from bot.adapters.kube import convert
+from bot.domain.errors import DependencyError
 from bot.domain.models import DeploymentStatus
 from bot.domain.workloads import (
     HpaStatus,
@@ -44,7 +45,7 @@ _REQUEST_TIMEOUT = (5.0, 15.0)  # connect, read (seconds)
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
-class KubeError(RuntimeError):
+class KubeError(DependencyError, RuntimeError):
     """An API error, worded for the person who asked (never a raw response dump)."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:

@@ -9,8 +9,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.domain.errors import DependencyError
 
-class QueuesUnavailable(RuntimeError):
+
+class QueuesUnavailable(DependencyError, RuntimeError):
     """Redis did not answer; ``str()`` is fit to show a user (no URL, no password)."""
 
 

@@ -35,6 +35,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.domain.errors import DependencyError
 from bot.domain.requeue import (
     BatchOutcome,
     HeartbeatState,
@@ -70,7 +71,7 @@ _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 _NOT_A_STRING = b"<not a string>"
 
 
-class RedisUnavailable(RuntimeError):
+class RedisUnavailable(DependencyError, RuntimeError):
     """Redis did not answer. ``str()`` is fit to show a user (no URL, no password).
 
     ``partial`` is what a requeue had done, confirmed, before Redis went away; batches
