@@ -28,24 +28,26 @@ from bot import logs
 from bot.adapters.alertmanager import PayloadError, parse_webhook
 from bot.adapters.kube import KubeClient
 from bot.adapters.queues import depths
-from bot.adapters.slack.app import (
-    ButtonAnswer,
-    CommandAnswer,
-    CommandCall,
-    Handlers,
-    build_slack_app,
-)
+from bot.adapters.slack.app import CommandCall, Handlers, build_slack_app
+from bot.adapters.slack.boundary import Answer
 from bot.adapters.slack.client import make_client
-from bot.adapters.slack.notifier import SlackDirectory, SlackNotifier
+from bot.adapters.slack.directory import SlackDirectory
+from bot.adapters.slack.transport import SlackTransport, make_sender_client
 from bot.adapters.store import LeaderLock, Store, migrate
+from bot.adapters.store.leases import ActionLeases
+from bot.adapters.store.outbox import OutboxMessage
+from bot.adapters.store.sender import SenderConnection
+from bot.domain.delivery import Delivered
 from bot.domain.models import Clock, QueueSample, system_clock
 from bot.domain.playbook import Playbook, load_playbook
 from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
 from bot.services.actions import ActionService
 from bot.services.commands import CommandRouter, Invocation
+from bot.services.delivery import SlackSender
 from bot.services.diagnosis import DiagnosisService
 from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService
+from bot.services.messages import Messages, alert_key
 from bot.services.monitor import Monitor
 from bot.settings import Settings
 
@@ -74,10 +76,19 @@ class Runtime:
     router: CommandRouter
     escalation: EscalationService
     slack_app: AsyncApp
+    sender: SlackSender
+    leases: ActionLeases
     embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
 
+    async def start_background(self) -> None:
+        """Starts delivering the outbox, and reports actions a dead process left running."""
+        await self.sender.start()
+        await self.actions.recover_interrupted()
+
     async def close(self) -> None:
+        await self.sender.stop()
         await self.monitor.close()
+        await self.leases.close()
         await self.store.close()
         await self.redis.aclose()
         self.kube.close()
@@ -118,22 +129,32 @@ async def build_runtime(
     redis = depths.connect(redis_url)
     kube = kube or KubeClient.from_config(settings.kubeconfig)
     slack = make_client(token, settings.slack_api_url)
-    notifier = SlackNotifier(slack)
+    messages = Messages(clock)
     directory = SlackDirectory(slack, playbook)
-    incidents = IncidentService(store, notifier, playbook, clock)
+    incidents = IncidentService(store, messages, playbook, clock)
     await incidents.restore()
     leader = LeaderLock(database_url)
-    monitor = Monitor(redis, store, incidents, notifier, playbook, clock, leader)
+    monitor = Monitor(redis, store, incidents, messages, playbook, clock, leader)
+    leases = ActionLeases(database_url)
     actions = ActionService(
         store=store,
         redis=redis,
         kube=kube,
-        notifier=notifier,
+        messages=messages,
         directory=directory,
+        leases=leases,
         playbook=playbook,
         clock=clock,
     )
-    escalation = EscalationService(store, notifier, directory, playbook, clock)
+    escalation = EscalationService(store, messages, directory, playbook, clock)
+    sender = SlackSender(
+        store,
+        SlackTransport(make_sender_client(token, settings.slack_api_url)),
+        SenderConnection(database_url),
+        clock=clock,
+        announcement_channel=playbook.slack.incident_channel,
+    )
+    _wire_delivery_hooks(sender, store, actions)
     router = CommandRouter(
         playbook=playbook,
         escalation=escalation,
@@ -143,6 +164,7 @@ async def build_runtime(
         kube=kube,
         incidents=incidents,
         actions=actions,
+        messages=messages,
         clock=clock,
     )
     slack_app = build_slack_app(
@@ -162,8 +184,41 @@ async def build_runtime(
         router=router,
         escalation=escalation,
         slack_app=slack_app,
+        sender=sender,
+        leases=leases,
         embedded=embedded,
     )
+
+
+def _wire_delivery_hooks(sender: SlackSender, store: Store, actions: ActionService) -> None:
+    """What the rest of the bot learns from deliveries: where an incident's alert is,
+    and that a request whose approval message Slack refused cannot be approved."""
+
+    async def delivered(message: OutboxMessage, where: Delivered) -> None:
+        if message.incident_id is not None and message.key == alert_key(message.incident_id):
+            await store.set_incident_message(message.incident_id, where.channel, where.ts)
+        request_id = _request_id_of(message.key)
+        if request_id is not None:
+            await store.set_action_message(request_id, where.channel, where.ts)
+
+    async def refused(message: OutboxMessage, why: str) -> None:
+        request_id = _request_id_of(message.key)
+        if request_id is not None:
+            await actions.on_request_message_refused(request_id, why)
+
+    sender.on_delivered.append(delivered)
+    sender.on_refused.append(refused)
+
+
+def _request_id_of(key: str) -> uuid.UUID | None:
+    """The request id of an approval request's own message key (``request/<uuid>``)."""
+    prefix, _, rest = key.partition("/")
+    if prefix != "request" or "/" in rest:
+        return None
+    try:
+        return uuid.UUID(rest)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -196,17 +251,17 @@ async def start_backends(settings: Settings, *, redis: bool = True) -> Backends:
 
 
 def _handlers(router: CommandRouter, actions: ActionService) -> Handlers:
-    async def command(call: CommandCall) -> CommandAnswer:
+    async def command(call: CommandCall) -> Answer:
         reply = await router.handle(
             Invocation(text=call.text, user=call.user, channel=call.channel)
         )
-        return CommandAnswer(text=reply.text, ephemeral=reply.ephemeral)
+        return Answer(text=reply.text, ephemeral=reply.ephemeral)
 
-    async def approve(request_id: uuid.UUID, user: str) -> ButtonAnswer:
-        return ButtonAnswer((await actions.approve(request_id, user)).message)
+    async def approve(request_id: uuid.UUID, user: str) -> Answer:
+        return Answer((await actions.approve(request_id, user)).message)
 
-    async def deny(request_id: uuid.UUID, user: str) -> ButtonAnswer:
-        return ButtonAnswer((await actions.deny(request_id, user)).message)
+    async def deny(request_id: uuid.UUID, user: str) -> Answer:
+        return Answer((await actions.deny(request_id, user)).message)
 
     return Handlers(command=command, approve=approve, deny=deny)
 
@@ -243,13 +298,18 @@ def web_application(runtime: Runtime) -> web.Application:
 
 
 async def receive_alertmanager(runtime: Runtime, request: web.Request) -> web.Response:
-    """Alertmanager webhook v4: alerts named like a playbook rule open/extend the incident."""
+    """Alertmanager webhook v4: alerts named like a playbook rule open/extend the incident.
+
+    Answers 2xx only once every alert of the notification is stored, so a
+    notification that could not be stored (PostgreSQL down) is retried by
+    Alertmanager rather than lost.
+    """
     token = _secret(runtime.settings.alertmanager_token)
     offered = request.headers.get("Authorization", "")
     if token and not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
         return web.json_response({"error": "unauthorized"}, status=401)
     try:
-        alerts = parse_webhook(await request.read())
+        notification = parse_webhook(await request.read())
     except PayloadError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     try:
@@ -257,15 +317,23 @@ async def receive_alertmanager(runtime: Runtime, request: web.Request) -> web.Re
     except depths.QueuesUnavailable:
         depths_now = {}  # the alert still counts; the depth is shown as unknown (0)
     sample = QueueSample(at=runtime.clock(), depths=depths_now)
-    results = [
+    try:
+        outcomes = await runtime.incidents.on_external_alerts(
+            notification.alerts, sample, truncated=notification.truncated
+        )
+    except Exception:  # not stored: Alertmanager must retry (it does on any non-2xx)
+        log.exception("alertmanager notification could not be stored")
+        return web.json_response(
+            {"error": "the notification could not be stored; retry"}, status=503
+        )
+    return web.json_response(
         {
-            "alert": alert.name,
-            "status": alert.status.value,
-            "outcome": await runtime.incidents.on_external_alert(alert, sample),
+            "results": [
+                {"alert": o.alert, "status": o.status, "outcome": o.outcome} for o in outcomes
+            ],
+            "truncated": notification.truncated,
         }
-        for alert in alerts
-    ]
-    return web.json_response({"results": results})
+    )
 
 
 async def readiness(runtime: Runtime) -> dict[str, bool]:
@@ -344,12 +412,20 @@ async def serve(settings: Settings) -> None:
         id="monitor",
     )
     scheduler.add_job(
-        runtime.actions.fail_orphans,
+        runtime.actions.recover_interrupted,
         "interval",
-        minutes=5,
+        seconds=10,
         max_instances=1,
         coalesce=True,
-        id="orphans",
+        id="interrupted",
+    )
+    scheduler.add_job(
+        runtime.actions.expire_pending,
+        "interval",
+        seconds=30,
+        max_instances=1,
+        coalesce=True,
+        id="expiry",
     )
     # Pages are decided from PostgreSQL on every tick, so a restart loses no timer.
     scheduler.add_job(
@@ -364,6 +440,7 @@ async def serve(settings: Settings) -> None:
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)  # noqa: S104 - a server
     await site.start()
+    await runtime.start_background()
     scheduler.start()
     socket_mode = await start_socket_mode(runtime)
     log.info(

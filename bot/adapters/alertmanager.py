@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,9 +30,18 @@ class _Webhook(BaseModel):
 
     version: str
     alerts: list[_Alert]
+    truncatedAlerts: int = 0
 
 
-def parse_webhook(body: bytes) -> list[ExternalAlert]:
+@dataclass(frozen=True)
+class Notification:
+    """One webhook call: its alerts, and how many Alertmanager left out (``max_alerts``)."""
+
+    alerts: list[ExternalAlert]
+    truncated: int = 0
+
+
+def parse_webhook(body: bytes) -> Notification:
     try:
         payload = _Webhook.model_validate_json(body)
     except ValidationError as exc:
@@ -40,7 +50,8 @@ def parse_webhook(body: bytes) -> list[ExternalAlert]:
         raise PayloadError(f"{where}: {first['msg']}") from exc
     if payload.version != "4":
         raise PayloadError(f"unsupported webhook version {payload.version!r} (expected '4')")
-    return [_translate(alert) for alert in payload.alerts if "alertname" in alert.labels]
+    alerts = [_translate(alert) for alert in payload.alerts if "alertname" in alert.labels]
+    return Notification(alerts, max(0, payload.truncatedAlerts))
 
 
 def _translate(alert: _Alert) -> ExternalAlert:

@@ -129,6 +129,7 @@ class Sandbox:
             slack_app_token=self.app_token,
         )
         self.runtime = await build_runtime(settings, clock=self._clock, playbook=self.playbook)
+        await self.runtime.start_background()
         self._runner = web.AppRunner(web_application(self.runtime), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -144,6 +145,10 @@ class Sandbox:
         await self.runtime.close()
         await self.kube.stop()
         await self.slack.stop()
+
+    async def settle(self) -> None:
+        """Waits until everything the bot has to say now has reached Slack."""
+        await self.runtime.sender.flush()
 
     # ---- people in the channel -----------------------------------------
 
@@ -162,6 +167,7 @@ class Sandbox:
         if result.status != 200:
             return Answer(result.status, result.body)
         await self.slack.wait_for(lambda: bool(self.slack.responses(tag)), within=within)
+        await self.settle()
         return Answer(result.status, self.slack.responses(tag)[-1].text)
 
     async def click(
@@ -192,7 +198,13 @@ class Sandbox:
         if result.status != 200:
             return Answer(result.status, result.body)
         await self.slack.wait_for(lambda: bool(self.slack.responses(tag)), within=within)
+        await self.settle()
         return Answer(result.status, self.slack.responses(tag)[-1].text)
+
+    async def tick(self) -> None:
+        """One monitor sample, and what it made the bot say, delivered."""
+        await self.runtime.monitor.tick()
+        await self.settle()
 
     # ---- what the channel shows ----------------------------------------
 

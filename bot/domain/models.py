@@ -137,6 +137,7 @@ class ActionRequest:
     error: str | None = None
     channel: str | None = None
     message_ts: str | None = None
+    progress: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def approvers(self) -> tuple[str, ...]:

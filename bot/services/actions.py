@@ -1,7 +1,10 @@
 """Remediation through approvals: request → approve/deny → execute once → record.
 
 A button carries only the request's id; everything else is reloaded from
-PostgreSQL and re-checked before anything runs.
+PostgreSQL and re-checked before anything runs. Each state change, its
+timeline entry, its audit row and the update of the request's Slack message
+commit in one transaction; Slack is reached later by the outbox sender, so an
+action that ran is recorded as having run whatever Slack does.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -18,6 +20,7 @@ import redis.asyncio as aioredis
 from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.requeue import RedisUnavailable, scan_stuck
 from bot.adapters.store import Store
+from bot.adapters.store.leases import ActionLeases
 from bot.domain import commands
 from bot.domain.actions import (
     ActionPlan,
@@ -31,16 +34,14 @@ from bot.domain.actions import (
     requeue_target,
 )
 from bot.domain.approvals import Verdict, judge_approval, may_deny
+from bot.domain.errors import BotError
 from bot.domain.models import ActionRequest, ActionState, Clock, EventKind
 from bot.domain.playbook import Playbook
 from bot.services.executors import ActionFailed, Executors
-from bot.services.ports import Directory, Notifier
+from bot.services.messages import Messages, request_key
+from bot.services.ports import Directory
 
 log = logging.getLogger(__name__)
-
-
-# Slack and database round trips around an executor's own time limit.
-ORPHAN_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -58,20 +59,22 @@ class ActionService:
         store: Store,
         redis: aioredis.Redis,
         kube: KubeClient,
-        notifier: Notifier,
+        messages: Messages,
         directory: Directory,
+        leases: ActionLeases,
         playbook: Playbook,
         clock: Clock,
     ) -> None:
         self._store = store
         self._redis = redis
         self._kube = kube
-        self._notifier = notifier
+        self._messages = messages
         self._directory = directory
+        self._leases = leases
         self._playbook = playbook
         self._clock = clock
         self.executors = Executors(
-            kube=kube, redis=redis, notifier=notifier, playbook=playbook, clock=clock
+            kube=kube, redis=redis, report=self._progress, playbook=playbook, clock=clock
         )
 
     # ---- requesting ------------------------------------------------------
@@ -81,12 +84,9 @@ class ActionService:
     ) -> ActionRequest:
         current: int | None = None
         if command.deployment in self._playbook.deployments:
-            try:
-                status = await self._kube.deployment_status(
-                    self._playbook.namespace, command.deployment
-                )
-            except KubeError as exc:
-                raise ActionRefused(str(exc)) from exc
+            status = await self._kube.deployment_status(
+                self._playbook.namespace, command.deployment
+            )
             current = status.desired
         plan = plan_scale(self._playbook, command, current)
         hpa = await self._kube.hpa_for(self._playbook.namespace, command.deployment)
@@ -115,43 +115,52 @@ class ActionService:
         stuck = self._playbook.stuck_jobs
         older_than = command.older_than or stuck.stuck_after
         requeue_target(self._playbook, command)  # a bad --queue is refused before any scan
-        try:
-            scan = await scan_stuck(
-                self._redis,
-                processing_set=stuck.processing_set,
-                heartbeat_key=stuck.heartbeat_key,
-                older_than_seconds=older_than.total_seconds(),
-            )
-        except RedisUnavailable as exc:
-            raise ActionRefused(str(exc)) from exc
+        scan = await scan_stuck(
+            self._redis,
+            processing_set=stuck.processing_set,
+            heartbeat_key=stuck.heartbeat_key,
+            older_than_seconds=older_than.total_seconds(),
+        )
         plan = plan_requeue(self._playbook, command, scan)
         return await self.submit(user, plan, channel)
 
     async def submit(self, user: str, plan: ActionPlan, channel: str) -> ActionRequest:
-        """Stores a planned action as a pending request and posts it for approval."""
+        """Stores a planned action as a pending request with its approval message, in one
+        transaction: there is never a request without a message on its way, or the reverse."""
         now = self._clock()
         policy = self._playbook.policy(plan.kind)
-        incident = await self._store.open_incident_for(self._playbook.name)
-        request = ActionRequest(
-            id=uuid.uuid4(),
-            incident_id=incident.id if incident else None,
-            kind=plan.kind,
-            params=plan.params,
-            summary=plan.summary,
-            requested_by=user,
-            details=plan.details,
-            requested_at=now,
-            expires_at=now + policy.expires_after,
-            state=ActionState.PENDING,
-        )
-        await self._store.create_action_request(request)
-        posted = await self._notifier.post_approval_request(request, policy, channel)
-        await self._store.set_action_message(request.id, posted.channel, posted.ts)
-        await self._record(request, EventKind.ACTION_REQUESTED, user, f"Requested: {plan.summary}")
-        await self._audit(request, user, "requested")
-        stored = await self._store.get_action_request(request.id)
-        assert stored is not None
-        return stored
+        async with self._store.transaction() as tx:
+            incident = await tx.open_incident_for(self._playbook.name)
+            request = ActionRequest(
+                id=uuid.uuid4(),
+                incident_id=incident.id if incident else None,
+                kind=plan.kind,
+                params=plan.params,
+                summary=plan.summary,
+                requested_by=user,
+                details=plan.details,
+                requested_at=now,
+                expires_at=now + policy.expires_after,
+                state=ActionState.PENDING,
+                channel=channel,
+            )
+            await tx.create_action_request(request)
+            await self._messages.approval(tx, request, policy, channel)
+            await self._record(tx, request, EventKind.ACTION_REQUESTED, user, plan.summary)
+            await self._audit(tx, request, user, "requested")
+        return request
+
+    async def on_request_message_refused(self, request_id: uuid.UUID, why: str) -> None:
+        """Slack refused the approval request's message: nobody can approve it, so the
+        request fails (the sender has told the requester why)."""
+        now = self._clock()
+        async with self._store.transaction() as tx:
+            if not await tx.fail_unposted_request(request_id, now, why):
+                return
+            request = await tx.get_action_request(request_id)
+            if request is not None:
+                await self._record(tx, request, EventKind.ACTION_FAILED, None, why)
+                await self._audit(tx, request, "backlog-bot", "failed", {"error": why})
 
     # ---- approving -------------------------------------------------------
 
@@ -161,31 +170,44 @@ class ActionService:
             return ClickOutcome("That request no longer exists.")
         policy = self._playbook.policy(request.kind)
         eligible = await self._directory.members(policy.approvers)
-        now = self._clock()
-        outcome = await self._store.approve(
-            request_id,
-            user,
-            now,
-            lambda current: judge_approval(current, policy, user, eligible, now),
-        )
-        if outcome is None:
-            return ClickOutcome("That request no longer exists.")
-        decision, updated = outcome
-        if decision.verdict is Verdict.REJECTED:
-            await self._audit(updated, user, "approval refused", {"reason": decision.reason})
-            if decision.expired:
-                expired = await self._store.expire_action(request_id, now)
-                if expired is not None:
-                    await self._notifier.update_approval_request(expired, policy)
-            return ClickOutcome(decision.reason, updated)
-        await self._record(updated, EventKind.ACTION_APPROVED, user, f"Approved: {updated.summary}")
-        await self._audit(updated, user, "approved")
-        if decision.verdict is Verdict.RECORDED:
-            note = f"{decision.approvals_after} of {decision.required} approvals"
-            await self._notifier.update_approval_request(updated, policy, note)
-            return ClickOutcome(f"Approval recorded ({note}).", updated)
-        finished = await self._execute(updated)
-        return ClickOutcome(f"Approved; the action {finished.state.value}.", finished)
+        # Taken before the request can become `executing`, so no other replica ever
+        # sees it executing without a lease (and calls it interrupted).
+        lease = await self._leases.take(request_id)
+        if lease is None:
+            return ClickOutcome("That request is already running.", request)
+        try:
+            now = self._clock()
+            async with self._store.transaction() as tx:
+                outcome = await tx.approve(
+                    request_id,
+                    user,
+                    now,
+                    lambda current: judge_approval(current, policy, user, eligible, now),
+                )
+                if outcome is None:
+                    return ClickOutcome("That request no longer exists.")
+                decision, updated = outcome
+                if decision.verdict is Verdict.REJECTED:
+                    await self._audit(
+                        tx, updated, user, "approval refused", {"reason": decision.reason}
+                    )
+                    if decision.expired:
+                        expired = await tx.expire_action(request_id, now)
+                        if expired is not None:
+                            await self._messages.approval_changed(tx, expired, policy)
+                    return ClickOutcome(decision.reason, updated)
+                await self._record(tx, updated, EventKind.ACTION_APPROVED, user, updated.summary)
+                await self._audit(tx, updated, user, "approved")
+                note = ""
+                if decision.verdict is Verdict.RECORDED:
+                    note = f"{decision.approvals_after} of {decision.required} approvals"
+                await self._messages.approval_changed(tx, updated, policy, note)
+            if decision.verdict is Verdict.RECORDED:
+                return ClickOutcome(f"Approval recorded ({note}).", updated)
+            finished = await self._execute(updated)
+            return ClickOutcome(f"Approved; the action {finished.state.value}.", finished)
+        finally:
+            await lease.release()
 
     async def deny(self, request_id: uuid.UUID, user: str) -> ClickOutcome:
         request = await self._store.get_action_request(request_id)
@@ -193,17 +215,18 @@ class ActionService:
             return ClickOutcome("That request no longer exists.")
         policy = self._playbook.policy(request.kind)
         eligible = await self._directory.members(policy.approvers)
-        outcome = await self._store.deny(
-            request_id, user, self._clock(), lambda current: may_deny(current, user, eligible)
-        )
-        if outcome is None:
-            return ClickOutcome("That request no longer exists.")
-        reason, updated = outcome
-        if reason:
-            return ClickOutcome(reason, updated)
-        await self._record(updated, EventKind.ACTION_DENIED, user, f"Denied: {updated.summary}")
-        await self._audit(updated, user, "denied")
-        await self._notifier.update_approval_request(updated, policy)
+        async with self._store.transaction() as tx:
+            outcome = await tx.deny(
+                request_id, user, self._clock(), lambda current: may_deny(current, user, eligible)
+            )
+            if outcome is None:
+                return ClickOutcome("That request no longer exists.")
+            reason, updated = outcome
+            if reason:
+                return ClickOutcome(reason, updated)
+            await self._record(tx, updated, EventKind.ACTION_DENIED, user, updated.summary)
+            await self._audit(tx, updated, user, "denied")
+            await self._messages.approval_changed(tx, updated, policy)
         return ClickOutcome("Denied.", updated)
 
     # ---- executing -------------------------------------------------------
@@ -213,64 +236,87 @@ class ActionService:
         policy = self._playbook.policy(request.kind)
         if request.incident_id is not None and request.executed_at is not None:
             await self._store.mark_mitigation_started(request.incident_id, request.executed_at)
+        result: Mapping[str, Any] = {}
+        error: BotError | None = None
         try:
             result = await self.executors.run(request)
-        except Exception as exc:  # recorded below as the action's failure, never swallowed
-            if not isinstance(exc, ActionFailed | KubeError):
-                log.exception("action %s failed unexpectedly", request.kind.value)
-                exc = ActionFailed(f"unexpected {type(exc).__name__}; see the bot's logs")
-            finished = await self._store.finish_action(
-                request.id, state=ActionState.FAILED, at=self._clock(), error=str(exc)
-            )
-            await self._record(finished, EventKind.ACTION_FAILED, None, f"Failed: {exc}")
-            await self._audit(finished, "backlog-bot", "failed", {"error": str(exc)})
-        else:
-            finished = await self._store.finish_action(
-                request.id, state=ActionState.SUCCEEDED, at=self._clock(), result=result
-            )
-            text = f"Done: {finished.summary}"
-            await self._record(finished, EventKind.ACTION_SUCCEEDED, None, text, result)
-            await self._audit(finished, "backlog-bot", "succeeded", result)
-        await self._notifier.update_approval_request(finished, policy)
-        if finished.channel:
-            await self._notifier.post_in_thread(
-                finished.channel, finished.message_ts, _outcome_text(finished)
-            )
+        except (ActionFailed, KubeError, RedisUnavailable) as exc:
+            error = exc
+        except Exception as exc:  # recorded as the action's failure below, never swallowed
+            log.exception("action %s failed unexpectedly", request.kind.value)
+            error = ActionFailed(f"unexpected {type(exc).__name__}; see the bot's logs")
+        now = self._clock()
+        async with self._store.transaction() as tx:
+            if error is None:
+                finished = await tx.finish_action(
+                    request.id, state=ActionState.SUCCEEDED, at=now, result=result
+                )
+                await self._record(
+                    tx, finished, EventKind.ACTION_SUCCEEDED, None, finished.summary, result
+                )
+                await self._audit(tx, finished, "backlog-bot", "succeeded", result)
+            else:
+                finished = await tx.finish_action(
+                    request.id, state=ActionState.FAILED, at=now, error=str(error)
+                )
+                await self._record(tx, finished, EventKind.ACTION_FAILED, None, f"{error}")
+                await self._audit(tx, finished, "backlog-bot", "failed", {"error": str(error)})
+            await self._messages.approval_changed(tx, finished, policy)
+            await self._messages.outcome(tx, finished, _outcome_text(finished))
         return finished
 
-    async def fail_orphans(self) -> int:
-        """Marks actions whose process died mid-run as failed, and says so in their thread.
+    async def _progress(
+        self, request: ActionRequest, text: str, done: Mapping[str, Any] | None
+    ) -> None:
+        async with self._store.transaction() as tx:
+            await self._messages.progress(tx, request, text)
+            if done is not None:
+                await tx.set_action_progress(request.id, done)
 
-        Anything ``executing`` for longer than the longest an executor may take
-        was interrupted; it is reported for a person to check, never re-run.
-        """
-        now = self._clock()
-        limit = timedelta(seconds=self.executors.longest_run_seconds) + ORPHAN_MARGIN
-        orphans = await self._store.fail_orphaned_actions(now - limit, now)
-        for request_id in orphans:
-            request = await self._store.get_action_request(request_id)
-            if request is None:
+    # ---- sweeps ------------------------------------------------------------
+
+    async def recover_interrupted(self) -> int:
+        """Reports actions left ``executing`` by a process that died (no one holds their
+        lease): known within seconds of the next start, never re-run."""
+        count = 0
+        for request in await self._store.executing_actions():
+            if await self._leases.is_running(request.id):
                 continue
-            await self._record(
-                request, EventKind.ACTION_FAILED, None, f"Interrupted: {request.summary}"
-            )
-            await self._audit(request, "backlog-bot", "interrupted")
-            await self._notifier.update_approval_request(
-                request, self._playbook.policy(request.kind)
-            )
-            if request.channel:
-                await self._notifier.post_in_thread(
-                    request.channel,
-                    request.message_ts,
-                    f":warning: {request.summary} was interrupted (the bot stopped while it ran). "
-                    "It will not be re-run; check its effect by hand.",
+            now = self._clock()
+            async with self._store.transaction() as tx:
+                interrupted = await tx.mark_interrupted(request.id, now)
+                if interrupted is None:
+                    continue
+                known = _what_is_known(interrupted)
+                await self._record(
+                    tx, interrupted, EventKind.ACTION_FAILED, None, f"Interrupted: {known}"
                 )
-        return len(orphans)
+                await self._audit(
+                    tx, interrupted, "backlog-bot", "interrupted", interrupted.progress
+                )
+                await self._messages.approval_changed(
+                    tx, interrupted, self._playbook.policy(interrupted.kind), known
+                )
+                await self._messages.outcome(tx, interrupted, f":warning: {known}")
+            count += 1
+        return count
+
+    async def expire_pending(self) -> int:
+        """Requests nobody approved in time lose their buttons and say so."""
+        async with self._store.transaction() as tx:
+            expired = await tx.expire_due_actions(self._clock())
+            for request in expired:
+                await self._audit(tx, request, "backlog-bot", "expired")
+                await self._messages.approval_changed(
+                    tx, request, self._playbook.policy(request.kind)
+                )
+        return len(expired)
 
     # ---- records ---------------------------------------------------------
 
     async def _record(
         self,
+        tx: Store,
         request: ActionRequest,
         kind: EventKind,
         actor: str | None,
@@ -279,23 +325,31 @@ class ActionService:
     ) -> None:
         if request.incident_id is None:
             return
-        await self._store.add_event(
+        labels = {
+            EventKind.ACTION_REQUESTED: "Requested",
+            EventKind.ACTION_APPROVED: "Approved",
+            EventKind.ACTION_DENIED: "Denied",
+            EventKind.ACTION_SUCCEEDED: "Done",
+            EventKind.ACTION_FAILED: "Failed",
+        }
+        await tx.add_event(
             request.incident_id,
             at=self._clock(),
             kind=kind,
             actor=actor,
-            text=text,
+            text=f"{labels.get(kind, kind.value)}: {text}",
             data={"request": str(request.id), **(data or {})},
         )
 
     async def _audit(
         self,
+        tx: Store,
         request: ActionRequest,
         actor: str,
         outcome: str,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        await self._store.audit(
+        await tx.audit(
             at=self._clock(),
             actor=actor,
             action=request.kind.value,
@@ -317,3 +371,23 @@ def _outcome_text(request: ActionRequest) -> str:
     if request.state is ActionState.SUCCEEDED:
         return f":white_check_mark: {request.summary} — done (approved by {approvers})."
     return f":x: {request.summary} — failed: {request.error}"
+
+
+def _what_is_known(request: ActionRequest) -> str:
+    """What an interrupted action is known to have done, and what a person should do."""
+    progress = request.progress
+    if request.kind.value == "requeue" and progress:
+        moved = int(progress.get("moved", 0))
+        examined, total = int(progress.get("examined", 0)), int(progress.get("total", 0))
+        return (
+            f"{request.summary} was interrupted (the bot stopped while it ran) after moving "
+            f"{moved:,} stuck job(s) ({examined:,} of {total:,} examined). The rest are still "
+            "in the processing set, untouched: ask again with `/backlog requeue` to move them."
+        )
+    return (
+        f"{request.summary} was interrupted (the bot stopped while it ran). It will not be "
+        "re-run: check its effect (e.g. `/backlog status`) before asking again."
+    )
+
+
+__all__ = ["ActionRefused", "ActionService", "ClickOutcome", "request_key"]

@@ -15,11 +15,12 @@ from datetime import timedelta
 import redis.asyncio as aioredis
 
 from bot.adapters.kube import KubeClient, KubeError
-from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
+from bot.adapters.queues.depths import queue_depths
+from bot.adapters.slack.fit import INLINE_LIMIT, shorten
 from bot.adapters.store import Store
 from bot.domain import commands as cmd
-from bot.domain.actions import ActionRefused
 from bot.domain.diagnosis import format_diagnosis
+from bot.domain.errors import BotError, DependencyError
 from bot.domain.forecast import forecast_queue, recommend_workers
 from bot.domain.models import ActionRequest, Clock, DeploymentStatus, EventKind
 from bot.domain.playbook import Playbook
@@ -28,6 +29,7 @@ from bot.services.actions import ActionService
 from bot.services.diagnosis import DiagnosisService
 from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService, NoOpenIncident
+from bot.services.messages import Messages
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,10 @@ class CommandRouter:
         escalation: EscalationService,
         diagnosis: DiagnosisService,
         store: Store,
+        messages: Messages,
         clock: Clock,
     ) -> None:
+        self._messages = messages
         self._diagnosis = diagnosis
         self._store = store
         self._escalation = escalation
@@ -72,18 +76,46 @@ class CommandRouter:
         self._clock = clock
 
     async def handle(self, call: Invocation) -> Reply:
+        """The answer to one ``/backlog`` command. Expected failures (BotError) are
+        answered here; anything else propagates to the Slack error boundary."""
         try:
             command = cmd.parse(call.text)
         except cmd.CommandError as exc:
             return Reply(f":warning: {exc}\n\n{cmd.USAGE}")
         try:
-            return await self._dispatch(command, call)
-        except (ActionRefused, NoOpenIncident, LookupError) as exc:
-            return Reply(f":no_entry: {exc}")
-        except QueuesUnavailable as exc:
-            return Reply(f":warning: {exc}. Nothing was changed.")
-        except KubeError as exc:
-            return Reply(f":warning: {exc}. Nothing was changed.")
+            reply = await self._dispatch(command, call)
+        except DependencyError as exc:
+            # Requests change nothing before approval, and every other command's
+            # state change is one transaction: a failed dependency left nothing half-done.
+            return Reply(f"{exc.icon} {exc}. Nothing was changed.".replace("..", "."))
+        except BotError as exc:
+            return Reply(f"{exc.icon} {exc}")
+        return await self._fit(reply, call, type(command).__name__.lower())
+
+    async def _fit(self, reply: Reply, call: Invocation, what: str) -> Reply:
+        """A reply too long for one Slack message: its start inline, the whole as a file
+        (in the channel for a public answer, by direct message for a private one)."""
+        name = f"backlog-{what}-{self._clock():%Y%m%d-%H%M%S}.txt"
+        long = shorten(reply.text, file_name=name, limit=INLINE_LIMIT)
+        if long.whole is None:
+            return reply
+        where = call.user if reply.ephemeral else call.channel
+        async with self._store.transaction() as tx:
+            await self._messages.say(
+                tx,
+                f"reply/{call.user}/{name}",
+                where,
+                long.summary,
+                file_name=name,
+                title=f"/backlog {what}",
+                file_text=long.whole,
+                force_file=True,
+            )
+        place = "sent to you by direct message" if reply.ephemeral else "posted in this channel"
+        return Reply(
+            f"{long.summary}\n\n_The whole answer is {place} as the file `{name}`._",
+            ephemeral=True,
+        )
 
     async def _dispatch(self, command: cmd.Command, call: Invocation) -> Reply:
         if isinstance(command, cmd.Scale | cmd.Restart | cmd.Tune | cmd.Drain | cmd.Requeue):

@@ -3,7 +3,8 @@
 The schedule is decided by :func:`bot.domain.escalation.plan_escalation` from
 what PostgreSQL holds, so a restart loses no timer: the next tick simply finds
 the pages that are due. A unique row per (incident, tier) makes each page
-happen once across replicas.
+happen once across replicas, and the page's message is written to the outbox
+in the same transaction, so it is delivered once however Slack answers.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.adapters.store import Store
+from bot.domain.errors import Refused
 from bot.domain.escalation import Page, plan_escalation
 from bot.domain.models import Clock, EventKind, Incident
 from bot.domain.playbook import Playbook
 from bot.services.incidents import NoOpenIncident
-from bot.services.ports import Directory, Notifier
+from bot.services.messages import Messages
+from bot.services.ports import Directory
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +30,13 @@ class EscalationService:
     def __init__(
         self,
         store: Store,
-        notifier: Notifier,
+        messages: Messages,
         directory: Directory,
         playbook: Playbook,
         clock: Clock,
     ) -> None:
         self._store = store
-        self._notifier = notifier
+        self._messages = messages
         self._directory = directory
         self._playbook = playbook
         self._clock = clock
@@ -75,7 +78,7 @@ class EscalationService:
                 return "Every escalation tier has already been paged."
         if level not in tiers:
             known = ", ".join(str(lvl) for lvl in sorted(tiers))
-            raise LookupError(f"There is no escalation tier {level} (tiers: {known}).")
+            raise Refused(f"There is no escalation tier {level} (tiers: {known}).")
         if level in paged:
             return f"Tier {level} was already paged at {paged[level]:%H:%M} UTC."
         await self._page(incident, Page(tiers[level], f"requested by <@{user}>"), user)
@@ -84,8 +87,6 @@ class EscalationService:
     async def _page(self, incident: Incident, page: Page, by: str) -> None:
         now = self._clock()
         tier = page.tier
-        if not await self._store.record_page(incident.id, tier.level, page.reason, now, by):
-            return  # another replica (or an earlier tick) paged this tier
         people = sorted(await self._directory.members(tier.page))
         mentions = " ".join(f"<@{user}>" for user in people)
         duties = "; ".join(tier.duties)
@@ -97,26 +98,30 @@ class EscalationService:
             "someone does."
         )
         channel = incident.channel or self._playbook.slack.incident_channel
-        try:
-            await self._notifier.post(channel, text)
-        except Exception:
-            # Not delivered: forget it so the next tick pages again instead of never.
-            await self._store.forget_page(incident.id, tier.level)
-            raise
-        await self._store.add_event(
-            incident.id,
-            at=now,
-            kind=EventKind.ESCALATED,
-            actor=None if by == BOT else by,
-            text=f"Paged L{tier.level} {tier.name}: {page.reason}",
-            data={"tier": tier.level, "paged": people},
-        )
-        await self._store.audit(
-            at=now,
-            actor=by,
-            action="page",
-            target=f"incident/{incident.id}/L{tier.level}",
-            outcome="paged",
-            details={"reason": page.reason, "users": people},
-        )
+        async with self._store.transaction() as tx:
+            if not await tx.record_page(incident.id, tier.level, page.reason, now, by):
+                return  # another replica (or an earlier tick) paged this tier
+            await self._messages.say(
+                tx,
+                f"incident/{incident.id}/page/{tier.level}",
+                channel,
+                text,
+                incident_id=incident.id,
+            )
+            await tx.add_event(
+                incident.id,
+                at=now,
+                kind=EventKind.ESCALATED,
+                actor=None if by == BOT else by,
+                text=f"Paged L{tier.level} {tier.name}: {page.reason}",
+                data={"tier": tier.level, "paged": people},
+            )
+            await tx.audit(
+                at=now,
+                actor=by,
+                action="page",
+                target=f"incident/{incident.id}/L{tier.level}",
+                outcome="paged",
+                details={"reason": page.reason, "users": people},
+            )
         log.info("paged", extra={"incident": incident.id, "tier": tier.level})

@@ -20,12 +20,13 @@ from bot.domain.models import ActionRequest, Clock
 from bot.domain.playbook import ActionKind, Playbook
 from bot.domain.requeue import RequeueProgress, format_progress, format_requeue_result
 from bot.services import remediation
-from bot.services.ports import Notifier, Posted
 from bot.services.remediation import ActionFailed
 
-__all__ = ["ActionFailed", "Executor", "Executors"]
+__all__ = ["ActionFailed", "Executor", "Executors", "ProgressReport"]
 
 Executor = Callable[[ActionRequest], Awaitable[Mapping[str, Any]]]
+# (request, line for its thread, what has been done so far, kept if it is interrupted)
+ProgressReport = Callable[[ActionRequest, str, Mapping[str, Any] | None], Awaitable[None]]
 
 # chat.update is Tier 3 (~50/min per workspace): a few seconds between progress
 # edits leaves room for everything else the bot posts meanwhile.
@@ -38,13 +39,13 @@ class Executors:
         *,
         kube: KubeClient,
         redis: aioredis.Redis,
-        notifier: Notifier,
+        report: ProgressReport,
         playbook: Playbook,
         clock: Clock,
     ) -> None:
         self._kube = kube
         self._redis = redis
-        self._notifier = notifier
+        self._report = report
         self._playbook = playbook
         self._clock = clock
         # How often to look at a rollout or a job, and for how long at most.
@@ -84,11 +85,12 @@ class Executors:
         target = str(params["target_queue"])
         if target not in self._playbook.queue_names:
             raise ActionFailed("the target queue is no longer in the playbook")
-        progress = self._progress_message(request)
 
         async def on_progress(update: RequeueProgress) -> None:
-            await progress(
-                f":recycle: Requeueing: {format_progress(update)} · moved {update.moved:,}"
+            await self._report(
+                request,
+                f":recycle: Requeueing: {format_progress(update)} · moved {update.moved:,}",
+                {"moved": update.moved, "examined": update.done, "total": update.total},
             )
 
         try:
@@ -103,7 +105,11 @@ class Executors:
             )
         except RedisUnavailable as exc:
             raise ActionFailed(str(exc)) from exc
-        await progress(f":recycle: Requeue finished: {format_requeue_result(result)}")
+        await self._report(
+            request,
+            f":recycle: Requeue finished: {format_requeue_result(result)}",
+            {"moved": result.moved},
+        )
         return {
             "target_queue": target,
             "moved": result.moved,
@@ -150,17 +156,9 @@ class Executors:
         )
 
     def _progress_message(self, request: ActionRequest) -> Callable[[str], Awaitable[None]]:
-        """One message in the request's thread, posted once and then edited."""
-        posted: list[Posted] = []
+        """Progress lines for the request's thread (one message, edited)."""
 
         async def show(text: str) -> None:
-            if not request.channel:
-                return
-            if posted:
-                await self._notifier.update(posted[0], text)
-            else:
-                posted.append(
-                    await self._notifier.post_in_thread(request.channel, request.message_ts, text)
-                )
+            await self._report(request, text, None)
 
         return show

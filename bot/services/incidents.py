@@ -1,24 +1,34 @@
-"""Incident lifecycle: open on a firing rule, track the peak, ack, resolve, report."""
+"""Incident lifecycle: open on a firing rule, track the peak, ack, resolve, report.
+
+Every state change and the messages it causes are written in one transaction
+(the outbox), so an incident stored while Slack is down still gets its alert as
+soon as Slack answers again.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.adapters.slack.chart import depth_chart_png
 from bot.adapters.store import Store
 from bot.domain.alerts import AlertStatus, ExternalAlert
 from bot.domain.errors import Refused
 from bot.domain.models import Clock, EventKind, Incident, QueueSample
-from bot.domain.playbook import Playbook, RuleKind
+from bot.domain.playbook import AlertRule, Playbook, RuleKind
 from bot.domain.report import build_report, format_duration
 from bot.domain.rules import RuleBook, RuleState, RuleStatus, Transition
-from bot.services.ports import AlertView, Notifier
+from bot.services.messages import Messages
+from bot.services.ports import AlertView
 
 log = logging.getLogger(__name__)
 
 _HISTORY = 120  # samples kept in memory for the alert's chart
+
+__all__ = ["AlertOutcome", "IncidentService", "NoOpenIncident", "Resolution", "depth_chart_png"]
 
 
 class NoOpenIncident(Refused, LookupError):
@@ -32,15 +42,23 @@ class Resolution:
     report: str
 
 
+@dataclass(frozen=True)
+class AlertOutcome:
+    """What became of one alert of an Alertmanager notification (the webhook's answer)."""
+
+    alert: str
+    status: str
+    outcome: str
+
+
 class IncidentService:
-    def __init__(self, store: Store, notifier: Notifier, playbook: Playbook, clock: Clock) -> None:
+    def __init__(self, store: Store, messages: Messages, playbook: Playbook, clock: Clock) -> None:
         self._store = store
-        self._notifier = notifier
+        self._messages = messages
         self._playbook = playbook
         self._clock = clock
         self._rules = RuleBook(playbook.rules)
         self._history: deque[QueueSample] = deque(maxlen=_HISTORY)
-        self._seen_alerts: set[tuple[str, str, AlertStatus]] = set()
 
     async def restore(self) -> None:
         """Rebuilds the rules' pending/firing state from stored samples after a restart,
@@ -57,6 +75,11 @@ class IncidentService:
     def rules(self) -> RuleBook:
         return self._rules
 
+    @property
+    def channel(self) -> str:
+        """Where incidents are announced (the playbook's incident channel)."""
+        return self._playbook.slack.incident_channel
+
     async def observe(self, sample: QueueSample) -> Incident | None:
         """Feeds one sample: stores it, advances the rules, opens/updates the incident.
 
@@ -71,47 +94,127 @@ class IncidentService:
                 opened = opened or incident
         current = await self._store.open_incident_for(self._playbook.name)
         if current is not None:
-            await self._track_peak(current, sample)
+            queue, depth = max(sample.depths.items(), key=lambda kv: kv[1])
+            await self._store.record_peak(current.id, queue, depth, sample.at)
         return opened
 
-    async def on_external_alert(self, alert: ExternalAlert, sample: QueueSample) -> str:
-        """An alert from Alertmanager; returns what was done (for the webhook's answer).
+    async def on_external_alerts(
+        self, alerts: Sequence[ExternalAlert], sample: QueueSample, *, truncated: int = 0
+    ) -> list[AlertOutcome]:
+        """An Alertmanager notification, each alert stored before anything is done.
 
-        Only alerts named like a playbook rule count. Alertmanager re-sends every
-        ``repeat_interval``; a re-sent alert changes nothing.
+        A re-send (same fingerprint, startsAt and status) finds its row and changes
+        nothing — whichever replica gets it, after a restart, or after the incident
+        was resolved. A ``startsAt`` in the future (a skewed Prometheus clock) counts
+        as now. Raises only when storing fails, so Alertmanager retries.
         """
+        outcomes = [await self._on_external_alert(alert, sample) for alert in alerts]
+        if truncated:
+            await self._say_truncated(truncated, sample)
+        return outcomes
+
+    async def _on_external_alert(self, alert: ExternalAlert, sample: QueueSample) -> AlertOutcome:
+        starts_at = min(alert.starts_at, sample.at)
         rule = next((r for r in self._playbook.rules if r.name == alert.name), None)
-        if rule is None:
-            return "ignored (not a rule of this playbook)"
-        if alert.key in self._seen_alerts:
-            return "already seen"
-        self._seen_alerts.add(alert.key)
-        if alert.status is AlertStatus.RESOLVED:
-            incident = await self._store.open_incident_for(self._playbook.name)
+        async with self._store.transaction() as tx:
+            stored = await tx.store_alert(
+                fingerprint=alert.fingerprint,
+                starts_at=starts_at,
+                status=alert.status.value,
+                alertname=alert.name,
+                labels=alert.labels,
+                at=sample.at,
+            )
+            if not stored:
+                outcome = "already received"
+            elif rule is None:
+                outcome = "ignored (not a rule of this playbook)"
+            elif alert.status is AlertStatus.RESOLVED:
+                outcome = await self._external_resolved(tx, alert, rule, starts_at, sample)
+            else:
+                state = RuleState(
+                    rule=rule,
+                    status=RuleStatus.FIRING,
+                    active_since=starts_at,
+                    value=sample.depths.get(rule.queue, 0),
+                )
+                incident, created = await self._on_firing_in(
+                    tx, Transition(state=state, firing=True), sample, "Prometheus"
+                )
+                await tx.link_alert(alert.fingerprint, starts_at, "firing", incident.id)
+                outcome = (
+                    f"opened incident #{incident.id}"
+                    if created
+                    else f"added to incident #{incident.id}"
+                )
+        return AlertOutcome(alert.name, alert.status.value, outcome)
+
+    async def _external_resolved(
+        self,
+        tx: Store,
+        alert: ExternalAlert,
+        rule: AlertRule,
+        starts_at: object,
+        sample: QueueSample,
+    ) -> str:
+        incident = await tx.open_incident_for(self._playbook.name)
+        if incident is None:
+            return "resolved (no open incident)"
+        await tx.add_event(
+            incident.id,
+            at=sample.at,
+            kind=EventKind.RULE_FIRING,
+            text=f"{rule.name} resolved in Prometheus",
+            data={"fingerprint": alert.fingerprint},
+        )
+        still = await tx.firing_alerts(incident.id)
+        remaining = f"; {len(still)} Prometheus alert(s) still firing" if still else ""
+        await self._messages.say(
+            tx,
+            f"incident/{incident.id}/prometheus-resolved/{alert.fingerprint}/{starts_at}",
+            incident.channel or self.channel,
+            f":large_green_circle: Prometheus reports *{rule.name}* resolved{remaining}.",
+            thread_key=f"incident/{incident.id}/alert",
+            incident_id=incident.id,
+        )
+        return f"resolved noted on incident #{incident.id}"
+
+    async def _say_truncated(self, truncated: int, sample: QueueSample) -> None:
+        async with self._store.transaction() as tx:
+            incident = await tx.open_incident_for(self._playbook.name)
+            text = (
+                f":warning: Alertmanager left {truncated} alert(s) out of its last notification "
+                "(its `max_alerts` setting); they are not shown here. See Alertmanager's UI."
+            )
             if incident is not None:
-                await self._store.add_event(
+                await tx.add_event(
                     incident.id,
                     at=sample.at,
                     kind=EventKind.RULE_FIRING,
-                    text=f"{rule.name} resolved in Prometheus",
+                    text=f"Alertmanager truncated {truncated} alert(s)",
+                    data={"truncated": truncated},
                 )
-            return "resolved noted" if incident else "resolved (no open incident)"
-        state = RuleState(
-            rule=rule,
-            status=RuleStatus.FIRING,
-            active_since=alert.starts_at,
-            value=sample.depths.get(rule.queue, 0),
-        )
-        opened = await self._on_firing(Transition(state=state, firing=True), sample, "Prometheus")
-        return f"opened incident #{opened.id}" if opened else "added to the open incident"
+            await self._messages.say(
+                tx,
+                f"alertmanager/truncated/{sample.at.isoformat()}",
+                incident.channel if incident and incident.channel else self.channel,
+                text,
+                incident_id=incident.id if incident else None,
+            )
 
-    async def _on_firing(
-        self, transition: Transition, sample: QueueSample, source: str = "Backlog Bot"
-    ) -> Incident | None:
+    async def _on_firing(self, transition: Transition, sample: QueueSample) -> Incident | None:
+        async with self._store.transaction() as tx:
+            incident, created = await self._on_firing_in(tx, transition, sample, "Backlog Bot")
+        return incident if created else None
+
+    async def _on_firing_in(
+        self, tx: Store, transition: Transition, sample: QueueSample, source: str
+    ) -> tuple[Incident, bool]:
+        """Opens the incident (or joins the open one) and writes its alert, in ``tx``."""
         state = transition.state
         rule = state.rule
         depth = sample.depths.get(rule.queue, 0)
-        incident, created = await self._store.open_incident(
+        incident, created = await tx.open_incident(
             playbook=self._playbook.name,
             title=rule.summary or rule.name,
             severity=rule.severity,
@@ -127,12 +230,12 @@ class IncidentService:
             else "(no jobs processed)"
         )
         text = f"{rule.name} firing ({source}): `{rule.queue}` at {depth:,} {condition} for {above}"
+        kind = EventKind.DETECTED if created else EventKind.RULE_FIRING
+        await tx.add_event(incident.id, at=sample.at, kind=kind, text=text)
         if not created:
-            await self._store.add_event(
-                incident.id, at=sample.at, kind=EventKind.RULE_FIRING, text=text
-            )
-            return None
-        await self._store.add_event(incident.id, at=sample.at, kind=EventKind.DETECTED, text=text)
+            return incident, False
+        channel = self.channel
+        await tx.set_incident_message(incident.id, channel, None)
         view = AlertView(
             incident=incident,
             rule_state=state,
@@ -140,14 +243,9 @@ class IncidentService:
             history=tuple(self._history),
             playbook=self._playbook,
         )
-        posted = await self._notifier.post_alert(view)
-        await self._store.set_incident_message(incident.id, posted.channel, posted.ts)
+        await self._messages.alert(tx, view, channel)
         log.info("incident opened", extra={"incident": incident.id, "rule": rule.name})
-        return incident
-
-    async def _track_peak(self, incident: Incident, sample: QueueSample) -> None:
-        queue, depth = max(sample.depths.items(), key=lambda kv: kv[1])
-        await self._store.record_peak(incident.id, queue, depth, sample.at)
+        return incident, True
 
     async def current(self) -> Incident:
         incident = await self._store.open_incident_for(self._playbook.name)
@@ -158,51 +256,60 @@ class IncidentService:
     async def acknowledge(self, user: str) -> Incident:
         incident = await self.current()
         now = self._clock()
-        if await self._store.acknowledge(incident.id, user, now):
-            await self._store.add_event(
-                incident.id, at=now, kind=EventKind.ACKNOWLEDGED, actor=user, text="Acknowledged"
-            )
+        async with self._store.transaction() as tx:
+            if await tx.acknowledge(incident.id, user, now):
+                await tx.add_event(
+                    incident.id,
+                    at=now,
+                    kind=EventKind.ACKNOWLEDGED,
+                    actor=user,
+                    text="Acknowledged",
+                )
         return await self.current()
 
     async def add_note(self, user: str, text: str, kind: EventKind = EventKind.NOTE) -> Incident:
         incident = await self.current()
         now = self._clock()
-        if kind is EventKind.ROOT_CAUSE:
-            await self._store.set_root_cause(incident.id, text)
-        await self._store.add_event(incident.id, at=now, kind=kind, actor=user, text=text)
+        async with self._store.transaction() as tx:
+            if kind is EventKind.ROOT_CAUSE:
+                await tx.set_root_cause(incident.id, text)
+            await tx.add_event(incident.id, at=now, kind=kind, actor=user, text=text)
         return incident
 
     async def resolve(self, user: str) -> Resolution:
         incident = await self.current()
         now = self._clock()
-        if not await self._store.resolve_incident(incident.id, user, now):
-            raise NoOpenIncident()
-        await self._store.add_event(
-            incident.id, at=now, kind=EventKind.RESOLVED, actor=user, text="Resolved"
-        )
-        await self._store.audit(
-            at=now,
-            actor=user,
-            action="resolve",
-            target=f"incident/{incident.id}",
-            outcome="resolved",
-        )
-        report = await self.report(incident.id)
-        resolved = await self._store.get_incident(incident.id)
-        assert resolved is not None
-        channel = resolved.channel or self._playbook.slack.incident_channel
-        await self._notifier.post_report(channel, resolved, report)
+        async with self._store.transaction() as tx:
+            if not await tx.resolve_incident(incident.id, user, now):
+                raise NoOpenIncident()
+            await tx.add_event(
+                incident.id, at=now, kind=EventKind.RESOLVED, actor=user, text="Resolved"
+            )
+            await tx.audit(
+                at=now,
+                actor=user,
+                action="resolve",
+                target=f"incident/{incident.id}",
+                outcome="resolved",
+            )
+            report = await self._report(tx, incident.id)
+            resolved = await tx.get_incident(incident.id)
+            assert resolved is not None
+            await self._messages.report(tx, resolved, report, resolved.channel or self.channel)
         return Resolution(incident=resolved, report=report)
 
     async def report(self, incident_id: int | None = None) -> str:
+        return await self._report(self._store, incident_id)
+
+    async def _report(self, store: Store, incident_id: int | None) -> str:
         if incident_id is None:
-            latest = await self._store.latest_incident(self._playbook.name)
+            latest = await store.latest_incident(self._playbook.name)
             if latest is None:
                 raise NoOpenIncident()
             incident_id = latest.id
-        incident = await self._store.get_incident(incident_id)
+        incident = await store.get_incident(incident_id)
         if incident is None:
-            raise LookupError(f"No incident #{incident_id}.")
-        timeline = await self._store.timeline(incident_id)
-        actions = await self._store.actions_for_incident(incident_id)
+            raise Refused(f"There is no incident #{incident_id}.")
+        timeline = await store.timeline(incident_id)
+        actions = await store.actions_for_incident(incident_id)
         return build_report(incident, timeline, actions, self._playbook.report, now=self._clock())

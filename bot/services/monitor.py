@@ -16,7 +16,7 @@ from bot.adapters.store import LeaderLock, Store
 from bot.domain.models import Clock, QueueSample
 from bot.domain.playbook import Playbook
 from bot.services.incidents import IncidentService
-from bot.services.ports import Notifier
+from bot.services.messages import Messages
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class Monitor:
         redis: aioredis.Redis,
         store: Store,
         incidents: IncidentService,
-        notifier: Notifier,
+        messages: Messages,
         playbook: Playbook,
         clock: Clock,
         leader: LeaderLock | None = None,
@@ -40,10 +40,10 @@ class Monitor:
         self._redis = redis
         self._store = store
         self._incidents = incidents
-        self._notifier = notifier
+        self._messages = messages
         self._playbook = playbook
         self._clock = clock
-        self._outage_since: str | None = None
+        self._outage_since: datetime | None = None
         self._pruned_at: datetime | None = None
         self.last_sample: QueueSample | None = None
 
@@ -81,19 +81,23 @@ class Monitor:
     async def _outage(self, reason: str) -> None:
         if self._outage_since is not None:
             return
-        self._outage_since = self._clock().strftime("%H:%M:%S UTC")
+        self._outage_since = self._clock()
         log.warning("redis unavailable", extra={"reason": reason})
-        await self._notifier.post(
-            self._playbook.slack.incident_channel,
+        await self._say(
+            f"monitor/outage/{self._outage_since}",
             f":warning: Backlog Bot cannot read the queue depths ({reason}). "
-            "Alerts are paused until Redis answers again.",
+            "Alerting is impaired: no backlog alert can fire until Redis answers again.",
         )
 
     async def _recovered(self) -> None:
         since, self._outage_since = self._outage_since, None
         log.info("redis reachable again")
-        await self._notifier.post(
-            self._playbook.slack.incident_channel,
-            f":white_check_mark: Redis answers again (unreachable since {since}); "
+        await self._say(
+            f"monitor/recovered/{since}",
+            f":white_check_mark: Redis answers again (unreachable since {since:%H:%M:%S} UTC); "
             "queue monitoring has resumed.",
         )
+
+    async def _say(self, key: str, text: str) -> None:
+        async with self._store.transaction() as tx:
+            await self._messages.say(tx, key, self._playbook.slack.incident_channel, text)

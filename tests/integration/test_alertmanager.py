@@ -42,7 +42,9 @@ async def _post(sandbox: Sandbox, body: bytes, headers: dict[str, str] | None = 
             url, data=body, headers={"Content-Type": "application/json", **(headers or {})}
         ) as resp,
     ):
-        return resp.status, await resp.json()
+        answer = resp.status, await resp.json()
+    await sandbox.settle()
+    return answer
 
 
 async def test_stalled_workers_alert_opens_one_incident(sandbox, redis_client):
@@ -58,9 +60,9 @@ async def test_stalled_workers_alert_opens_one_incident(sandbox, redis_client):
     assert "`email_processing_queue` holds *250* jobs" in alert.rendered
 
     _, again = await _post(sandbox, json.dumps(_payload()).encode())  # repeat_interval re-send
-    assert again["results"][0]["outcome"] == "already seen"
+    assert again["results"][0]["outcome"] == "already received"
     _, resolved = await _post(sandbox, json.dumps(_payload("resolved")).encode())
-    assert resolved["results"][0]["outcome"] == "resolved noted"
+    assert resolved["results"][0]["outcome"] == "resolved noted on incident #1"
     headers = [m for m in sandbox.channel_messages() if m.blocks and "Incident #" in m.rendered]
     assert len(headers) == 1
     timeline = await sandbox.runtime.store.timeline(1)

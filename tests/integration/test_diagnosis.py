@@ -218,7 +218,7 @@ async def test_diagnose_command_and_alert_button_post_to_the_channel(sandbox, re
     assert "*Checks*" in answer.text and ":white_check_mark: Worker pods: 4/4 ready" in answer.text
     await redis_client.lpush("email_processing_queue", *range(1200))
     for _ in range(11):
-        await sandbox.runtime.monitor.tick()
+        await sandbox.tick()
         clock.advance(timedelta(minutes=1))
     alert = sandbox.find_message(ActionId.ALERT_DIAGNOSE.value)
     clicked = await sandbox.click("bob", alert, ActionId.ALERT_DIAGNOSE.value)
@@ -230,7 +230,7 @@ async def test_diagnose_command_and_alert_button_post_to_the_channel(sandbox, re
 async def test_growing_queue_with_healthy_workers_points_at_capacity(sandbox, redis_client, clock):
     for _ in range(5):
         await redis_client.lpush("email_processing_queue", *range(240))
-        await sandbox.runtime.monitor.tick()
+        await sandbox.tick()
         clock.advance(timedelta(minutes=1))
     answer = await sandbox.command("alice", "diagnose")
     assert (

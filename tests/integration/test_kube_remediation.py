@@ -42,7 +42,7 @@ def thread_text(sandbox: Sandbox) -> str:
 
 
 def last_request_message(sandbox: Sandbox):
-    return [m for m in sandbox.channel_messages() if "Approval needed" in m.text][-1]
+    return [m for m in sandbox.channel_messages() if "Requested by" in m.rendered][-1]
 
 
 async def test_rolling_restart_like_kubectl(sandbox):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.adapters.queues.depths import connect, queue_depths
-from bot.adapters.slack.notifier import SlackNotifier
 from bot.demo.sandbox import INCIDENT_CHANNEL_ID
 from bot.domain.models import QueueSample
+from bot.services.messages import Messages
 from bot.services.monitor import Monitor
 from tests.integration.tcp_gate import TcpGate
 
@@ -23,20 +23,21 @@ async def test_redis_outage_is_reported_once_and_recovery_once(sandbox, clock, p
     gate = await TcpGate(redis_url).start()
     client = connect(gate.url(), timeout_seconds=0.5)
     runtime = sandbox.runtime
-    notifier = SlackNotifier(runtime.slack)
-    monitor = Monitor(client, runtime.store, runtime.incidents, notifier, playbook, clock)
+    monitor = Monitor(client, runtime.store, runtime.incidents, Messages(clock), playbook, clock)
     try:
         assert await monitor.tick() is not None
         gate.cut()
         for _ in range(3):
             assert await monitor.tick() is None
             clock.advance(timedelta(seconds=15))
+        await sandbox.settle()
         posts = [m.text for m in sandbox.slack.messages(INCIDENT_CHANNEL_ID)]
         assert len([p for p in posts if "cannot read the queue depths" in p]) == 1
         assert "redis://" not in " ".join(posts)
         gate.restore()
         assert await monitor.tick() is not None
         assert await monitor.tick() is not None
+        await sandbox.settle()
         posts = [m.text for m in sandbox.slack.messages(INCIDENT_CHANNEL_ID)]
         assert len([p for p in posts if "monitoring has resumed" in p]) == 1
     finally:
@@ -54,7 +55,7 @@ async def test_only_one_replica_samples(sandbox, migrated_database, playbook, cl
         runtime.redis,
         runtime.store,
         runtime.incidents,
-        SlackNotifier(runtime.slack),
+        Messages(clock),
         playbook,
         clock,
         LeaderLock(migrated_database),
@@ -90,11 +91,10 @@ async def test_a_restart_keeps_the_for_timer(sandbox, redis_client, clock, playb
     for _ in range(9):  # 9 minutes above the threshold, then the bot restarts
         await sandbox.runtime.monitor.tick()
         clock.advance(timedelta(minutes=1))
-    restarted = IncidentService(
-        sandbox.runtime.store, SlackNotifier(sandbox.runtime.slack), playbook, clock
-    )
+    restarted = IncidentService(sandbox.runtime.store, Messages(clock), playbook, clock)
     await restarted.restore()
     clock.advance(timedelta(minutes=1))
     opened = await restarted.observe(QueueSample(clock(), {"email_processing_queue": 1500}))
     assert opened is not None  # fired at 10 minutes, not 10 minutes after the restart
+    await sandbox.settle()
     assert "for *10m*" in sandbox.find_message("backlog_ack").rendered

@@ -101,7 +101,7 @@ async def test_samples_are_downsampled_after_48_hours(store, playbook):
     assert await store.hourly_samples(playbook.name, "email_processing_queue") == []
 
 
-async def test_long_requeue_edits_one_progress_message(sandbox, redis_client):
+async def test_long_requeue_edits_one_progress_message(sandbox, redis_client, clock):
     stale = int(time.time()) - 3600
     ids = [f"job-{i}" for i in range(5000)]
     await redis_client.sadd("processing_jobs", *ids)
@@ -110,6 +110,8 @@ async def test_long_requeue_edits_one_progress_message(sandbox, redis_client):
     await sandbox.command("alice", "requeue")
     approval = sandbox.find_message(ActionId.APPROVE.value)
     await sandbox.click("bob", approval, ActionId.APPROVE.value)
+    clock.advance(timedelta(minutes=1))  # chat.update's rate limit: edits wait, and coalesce
+    await sandbox.settle()
     progress = [
         m for m in sandbox.slack.thread(approval.channel, approval.ts) if ":recycle:" in m.text
     ]

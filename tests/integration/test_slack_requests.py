@@ -80,10 +80,15 @@ async def test_forged_button_value_is_harmless(sandbox):
     assert status.desired == 2
 
 
-async def test_slack_rate_limit_is_waited_out(sandbox):
+async def test_slack_rate_limit_is_waited_out(sandbox, clock):
+    from datetime import timedelta
+
     sandbox.slack.rate_limit_next("chat.postMessage", retry_after=1)
     answer = await sandbox.command("alice", "scale phishnet-worker-email 8")
     assert "Approval requested" in answer.text
+    assert sandbox.find_message(ActionId.APPROVE.value) is None  # waiting out Retry-After
+    clock.advance(timedelta(seconds=1))
+    await sandbox.settle()
     posts = sandbox.slack.calls_to("chat.postMessage")
     assert [c.status for c in posts] == [429, 200]
     assert sandbox.find_message(ActionId.APPROVE.value) is not None
@@ -110,7 +115,7 @@ async def test_alert_scale_button_asks_for_the_runbook_replicas(sandbox, redis_c
 
     await redis_client.lpush("email_processing_queue", *range(1200))
     for _ in range(11):
-        await sandbox.runtime.monitor.tick()
+        await sandbox.tick()
         clock.advance(timedelta(minutes=1))
     alert = sandbox.find_message(ActionId.ALERT_SCALE.value)
     answer = await sandbox.click("carol", alert, ActionId.ALERT_SCALE.value)
@@ -137,14 +142,21 @@ async def test_expired_request_cannot_be_approved_and_says_so(sandbox, clock):
 async def test_slack_refusing_the_approval_post_is_said_and_nothing_runs(sandbox):
     sandbox.slack.fail_next("chat.postMessage", "not_in_channel")
     answer = await sandbox.command("alice", "scale phishnet-worker-email 8")
-    assert "Slack refused the bot's message (`not_in_channel`)" in answer.text
+    assert answer.text.startswith("Approval requested")
+    # The sender's refusal reaches the requester privately (response_url is not
+    # used: the ephemeral goes by chat.postEphemeral) ...
+    told = sandbox.slack.ephemerals(INCIDENT_CHANNEL_ID, PEOPLE["alice"].user_id)
+    assert any("is not a member of" in m.text and "/invite" in m.text for m in told)
+    # ... the request can never be approved, so it failed rather than stay pending ...
+    [request] = await sandbox.runtime.store.recent_action_requests()
+    assert request.state.value == "failed"
+    assert "Slack refused its message" in (request.error or "")
     assert sandbox.find_message(ActionId.APPROVE.value) is None
     status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
     assert status.desired == 2
 
 
 async def test_an_action_interrupted_mid_run_is_failed_and_reported_never_rerun(sandbox, clock):
-    from datetime import timedelta
     from uuid import UUID
 
     from bot.domain.approvals import ApprovalDecision, Verdict
@@ -158,13 +170,15 @@ async def test_an_action_interrupted_mid_run_is_failed_and_reported_never_rerun(
     await store.approve(
         request_id, "U0SENIORDEVOPS", clock(), lambda _r: ApprovalDecision(Verdict.COMPLETE)
     )
-    assert await sandbox.runtime.actions.fail_orphans() == 0  # too recent to judge
-    clock.advance(timedelta(hours=2))
-    assert await sandbox.runtime.actions.fail_orphans() == 1
+    # Nobody holds its lease: known at once, without waiting for any timeout.
+    assert await sandbox.runtime.actions.recover_interrupted() == 1
+    await sandbox.settle()
     request = await store.get_action_request(request_id)
     assert request.state is ActionState.FAILED and request.error.startswith("interrupted")
     thread = [m.text for m in sandbox.slack.thread(approval.channel, approval.ts)]
     assert any("was interrupted" in t and "will not be re-run" in t for t in thread)
+    shown = sandbox.slack.message(approval.channel, approval.ts)
+    assert "[Approve]" not in shown.rendered and "was interrupted" in shown.rendered
     status = await sandbox.runtime.kube.deployment_status("phishnet", "phishnet-worker-email")
     assert status.desired == 2
-    assert await sandbox.runtime.actions.fail_orphans() == 0
+    assert await sandbox.runtime.actions.recover_interrupted() == 0

@@ -39,6 +39,7 @@ async def test_commands_and_buttons_over_socket_mode(socket_sandbox):
     )  # acknowledged within Slack's 3 s
     await box.slack.wait_for(lambda: bool(box.slack.responses("sm-1")))
     assert box.slack.responses("sm-1")[0].text.startswith("Approval requested: Scale")
+    await box.settle()
     approval = box.find_message(ActionId.APPROVE.value)
     value = approval.blocks[-1]["elements"][0]["value"]
     click_url = box.slack.response_url("sm-2", channel=INCIDENT_CHANNEL_ID, user=bob.user_id)

@@ -18,7 +18,7 @@ async def push(redis_client, queue: str, count: int, start: int = 0) -> None:
 
 async def tick_minutes(sandbox: Sandbox, clock, minutes: int) -> None:
     for _ in range(minutes):
-        await sandbox.runtime.monitor.tick()
+        await sandbox.tick()
         clock.advance(timedelta(minutes=1))
 
 
@@ -46,7 +46,8 @@ async def test_backlog_to_report(sandbox: Sandbox, redis_client, clock):
     assert "[Acknowledge]" in text and "[Scale phishnet-worker-email to 6]" in text
     [chart] = sandbox.slack.uploads  # the depth chart, in the alert's thread
     assert chart.completed and chart.content.startswith(b"\x89PNG")
-    assert (chart.filename, chart.thread_ts) == ("email_processing_queue-depth.png", alert.ts)
+    assert chart.filename == "incident-1-email_processing_queue-depth.png"
+    assert chart.thread_ts == alert.ts
     assert chart.channels == [alert.channel]
 
     await push(redis_client, "email_processing_queue", 1000, start=1500)

@@ -1,11 +1,15 @@
 """The Bolt app: thin listeners that ack, parse, call a service and answer.
 
-Built by :func:`build_slack_app` at start-up, never at import time.
+Every listener acks at once and then runs inside one error boundary
+(bot/adapters/slack/boundary.py), so whatever happens after the ack reaches
+the person who acted as a sentence. Built by :func:`build_slack_app` at
+start-up, never at import time.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,12 +17,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.slack.boundary import Actor, Answer, guarded, reply
 from bot.adapters.slack.ids import ActionId
 
 log = logging.getLogger(__name__)
+
+# Kept for the wiring's names: a command's answer and a button's answer are Answers.
+CommandAnswer = Answer
+ButtonAnswer = Answer
 
 
 @dataclass(frozen=True)
@@ -29,28 +37,21 @@ class CommandCall:
 
 
 @dataclass(frozen=True)
-class CommandAnswer:
-    text: str
-    ephemeral: bool = True
-
-
-@dataclass(frozen=True)
-class ButtonAnswer:
-    """Shown to the clicking user only."""
-
-    text: str
-
-
-@dataclass(frozen=True)
 class Handlers:
     """What the listeners call; the app wires these to the services."""
 
-    command: Callable[[CommandCall], Awaitable[CommandAnswer]]
-    approve: Callable[[uuid.UUID, str], Awaitable[ButtonAnswer]]
-    deny: Callable[[uuid.UUID, str], Awaitable[ButtonAnswer]]
+    command: Callable[[CommandCall], Awaitable[Answer]]
+    approve: Callable[[uuid.UUID, str], Awaitable[Answer]]
+    deny: Callable[[uuid.UUID, str], Awaitable[Answer]]
 
 
-Runner = Callable[[str, str], Awaitable[CommandAnswer]]  # (button value, user) -> reply
+Runner = Callable[[str, str], Awaitable[Answer]]  # (button value, user) -> answer
+
+_BAD_BUTTON = "That button's request id is malformed; nothing was done."
+_STALE_BUTTON = (
+    "This button belongs to an older version of Backlog Bot and does nothing now; "
+    "use `/backlog help` for the commands."
+)
 
 
 def build_slack_app(*, client: AsyncWebClient, signing_secret: str, handlers: Handlers) -> AsyncApp:
@@ -72,77 +73,71 @@ def build_slack_app(*, client: AsyncWebClient, signing_secret: str, handlers: Ha
         ),
     }
     for action_id, make_runner in buttons.items():
-        app.action(action_id.value)(_button_listener(make_runner))
+        app.action(action_id.value)(_button_listener(action_id.value, make_runner))
+    # Any other button (an old message's, a forged one) is answered, not left to time out.
+    known = "|".join(re.escape(a.value) for a in buttons)
+    app.action(re.compile(f"^(?!(?:{known})$).*"))(
+        _button_listener("an unknown button", lambda _body: _stale_button)
+    )
     app.error(_on_error)
     return app
 
 
 def _command_listener(handlers: Handlers) -> Callable[..., Awaitable[None]]:
-    async def backlog_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def backlog_command(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         await ack()
         call = CommandCall(
             text=str(body.get("text", "")),
-            user=str(body["user_id"]),
-            channel=str(body["channel_id"]),
+            user=str(body.get("user_id", "")),
+            channel=str(body.get("channel_id", "")),
         )
-        try:
-            answer = await handlers.command(call)
-        except SlackApiError as exc:
-            # e.g. the bot is not in the channel: say so rather than leave silence
-            error = exc.response.get("error", "error")
-            answer = CommandAnswer(
-                f":warning: Slack refused the bot's message (`{error}`); if a request was "
-                "being made, it was not posted and nothing will run. Is the bot in this channel?"
-            )
-        await respond(
-            text=answer.text,
-            response_type="ephemeral" if answer.ephemeral else "in_channel",
-            replace_original=False,
-        )
+        first = call.text.split(maxsplit=1)[0] if call.text.strip() else "help"
+        actor = Actor(call.user, call.channel, f"`/backlog {first}`")
+        answer = await guarded(actor, lambda: handlers.command(call))
+        await reply(respond, client, actor, answer)
 
     return backlog_command
 
 
 def _button_listener(
-    make_runner: Callable[[dict[str, Any]], Runner],
+    what: str, make_runner: Callable[[dict[str, Any]], Runner]
 ) -> Callable[..., Awaitable[None]]:
-    async def on_click(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_click(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         await ack()
-        action = body["actions"][0]
-        user = str(body["user"]["id"])
-        answer = await make_runner(body)(str(action.get("value", "")), user)
+        action = (body.get("actions") or [{}])[0]
+        user = str((body.get("user") or {}).get("id", ""))
+        channel = str((body.get("channel") or {}).get("id", ""))
+        actor = Actor(user, channel, f"the {what} button" if "_" in what else what)
+        answer = await guarded(actor, lambda: make_runner(body)(str(action.get("value", "")), user))
         # Through the click's response_url, like a command's answer: privately to
         # the clicker, or to the channel; the clicked message itself stays.
-        await respond(
-            text=answer.text,
-            response_type="ephemeral" if answer.ephemeral else "in_channel",
-            replace_original=False,
-        )
+        await reply(respond, client, actor, answer)
 
     return on_click
 
 
-def _by_request_id(
-    handler: Callable[[uuid.UUID, str], Awaitable[ButtonAnswer]],
-) -> Runner:
-    async def run(value: str, user: str) -> CommandAnswer:
+async def _stale_button(_value: str, _user: str) -> Answer:
+    return Answer(_STALE_BUTTON)
+
+
+def _by_request_id(handler: Callable[[uuid.UUID, str], Awaitable[Answer]]) -> Runner:
+    async def run(value: str, user: str) -> Answer:
         request_id = _request_id(value)
         if request_id is None:
-            return CommandAnswer(_BAD_BUTTON)
-        return CommandAnswer((await handler(request_id, user)).text)
+            return Answer(_BAD_BUTTON)
+        return await handler(request_id, user)
 
     return run
 
 
 async def _on_error(error: Exception, body: dict[str, Any]) -> None:
+    # Only failures before a listener's ack get here (the boundary answers the rest).
     kind = body.get("type") or body.get("command") or "request"
-    if isinstance(error, SlackApiError):
-        log.error("slack api error", extra={"error": error.response.get("error"), "in": kind})
-    else:
-        log.error("listener failed", extra={"in": kind}, exc_info=error)
-
-
-_BAD_BUTTON = "That button's request id is malformed; nothing was done."
+    log.error("slack request failed before it was acknowledged", extra={"in": kind}, exc_info=error)
 
 
 def _request_id(value: str) -> uuid.UUID | None:
@@ -153,9 +148,9 @@ def _request_id(value: str) -> uuid.UUID | None:
 
 
 def _as_command(handlers: Handlers, body: dict[str, Any], to_text: Callable[[str], str]) -> Runner:
-    channel = str(body.get("channel", {}).get("id", ""))
+    channel = str((body.get("channel") or {}).get("id", ""))
 
-    async def run(value: str, user: str) -> CommandAnswer:
+    async def run(value: str, user: str) -> Answer:
         return await handlers.command(CommandCall(text=to_text(value), user=user, channel=channel))
 
     return run

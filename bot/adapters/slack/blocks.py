@@ -11,6 +11,17 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from bot.adapters.slack.fit import (
+    MAX_BUTTON_TEXT,
+    MAX_BUTTON_VALUE,
+    MAX_CONTEXT,
+    MAX_HEADER,
+    MAX_SECTION,
+    NOTIFICATION_TEXT,
+    clip,
+    fit_blocks,
+    split_sections,
+)
 from bot.adapters.slack.ids import ActionId, BlockId
 from bot.domain.models import ActionRequest, ActionState, Incident
 from bot.domain.playbook import ActionPolicy, Playbook, RuleKind
@@ -18,35 +29,41 @@ from bot.domain.report import format_duration
 from bot.domain.views import AlertView
 
 Block = dict[str, Any]
+Payload = dict[str, Any]
 
-MAX_BLOCKS = 50
-MAX_SECTION = 3000
-MAX_HEADER = 150
 _SPARK = "▁▂▃▄▅▆▇█"
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def payload(text: str, blocks: list[Block] | None = None, where: str = "") -> Payload:
+    """A message body within Slack's limits: short notification text, ≤ 50 blocks."""
+    body: Payload = {"text": clip(text, NOTIFICATION_TEXT)}
+    if blocks:
+        body["blocks"] = fit_blocks(blocks, where or "ask `/backlog status` for the rest")
+    return body
 
 
-def section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}}
+def section(text: str, where: str = "") -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION, where)}}
 
 
 def header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER)}}
+    # plain_text: nothing in it is interpreted, so nothing needs escaping.
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, MAX_HEADER)}}
 
 
-def context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, 3000)}]}
+def context(text: str, where: str = "") -> Block:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": clip(text, MAX_CONTEXT, where)}],
+    }
 
 
 def button(text: str, action_id: ActionId, value: str, style: str | None = None) -> Block:
     element: Block = {
         "type": "button",
-        "text": {"type": "plain_text", "text": _clip(text, 75)},
+        "text": {"type": "plain_text", "text": clip(text, MAX_BUTTON_TEXT)},
         "action_id": action_id.value,
-        "value": value[:2000],
+        "value": value[:MAX_BUTTON_VALUE],
     }
     if style:
         element["style"] = style
@@ -134,8 +151,8 @@ def approval_blocks(request: ActionRequest, policy: ActionPolicy, note: str = ""
     roles = ", ".join(policy.approvers)
     approvals = ", ".join(f"<@{a}>" for a in request.approvers) or "none yet"
     blocks = [
-        section(f":raising_hand: *Approval needed* — {request.summary}"),
-        *(section(detail) for detail in request.details[:10]),
+        section(f"{_state_heading(request)} — {request.summary}"),
+        *(section(detail, "see the thread") for detail in request.details[:10]),
         context(
             f"Requested by <@{request.requested_by}> · needs {policy.approvals_required} "
             f"approval(s) from {roles}"
@@ -162,6 +179,20 @@ def approval_blocks(request: ActionRequest, policy: ActionPolicy, note: str = ""
     return blocks
 
 
+_HEADINGS = {
+    ActionState.PENDING: ":raising_hand: *Approval needed*",
+    ActionState.EXECUTING: ":hourglass_flowing_sand: *Approved, running*",
+    ActionState.SUCCEEDED: ":white_check_mark: *Done*",
+    ActionState.FAILED: ":x: *Failed*",
+    ActionState.DENIED: ":no_entry_sign: *Denied*",
+    ActionState.EXPIRED: ":hourglass: *Expired*",
+}
+
+
+def _state_heading(request: ActionRequest) -> str:
+    return _HEADINGS.get(request.state, request.state.value)
+
+
 def _final_line(request: ActionRequest) -> str:
     approvers = ", ".join(f"<@{a}>" for a in request.approvers)
     match request.state:
@@ -179,7 +210,10 @@ def _final_line(request: ActionRequest) -> str:
 
 
 def approval_text(request: ActionRequest) -> str:
-    return f"Approval needed: {request.summary} ({request.state.value})"
+    """The notification text: says the request's state, as the blocks do."""
+    if request.state is ActionState.PENDING:
+        return f"Approval needed: {request.summary}"
+    return f"{request.summary}: {_final_line(request)}"
 
 
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$")
@@ -197,18 +231,8 @@ def markdown_to_mrkdwn(markdown: str) -> str:
 
 
 def report_blocks(incident: Incident, markdown: str) -> list[Block]:
-    """The report split into sections of at most 3,000 characters, at line ends."""
-    chunks: list[str] = []
-    current = ""
-    for line in markdown_to_mrkdwn(markdown).splitlines():
-        if len(current) + len(line) + 1 > MAX_SECTION:
-            chunks.append(current)
-            current = ""
-        current += line + "\n"
-    if current.strip():
-        chunks.append(current)
+    """The report as sections of at most 3,000 characters, cut at line ends; a report
+    too long for one message is posted as a file instead (see services/messages.py)."""
     blocks = [header(f":page_facing_up: Report for incident #{incident.id}")]
-    blocks += [section(chunk) for chunk in chunks[: MAX_BLOCKS - 2]]
-    if len(chunks) > MAX_BLOCKS - 2:
-        blocks.append(context("Report truncated here; `backlog-bot report` prints it whole."))
-    return blocks
+    blocks += [section(chunk) for chunk in split_sections(markdown_to_mrkdwn(markdown))]
+    return fit_blocks(blocks, "the whole report is in the attached file")

@@ -1,0 +1,173 @@
+"""What the bot says in Slack: rendered from domain values and written to the outbox.
+
+Every method takes the transaction store of the state change that causes the
+message, so the two commit together (``async with store.transaction() as tx``);
+the sender (bot/services/delivery.py) delivers after the commit. Each message
+has a key, so a message is posted once and later edits go to the same message.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from bot.adapters.slack import blocks
+from bot.adapters.slack.chart import depth_chart_png
+from bot.adapters.slack.fit import INLINE_LIMIT, shorten, split_sections
+from bot.adapters.store import Store
+from bot.domain.models import ActionRequest, Clock, Incident
+from bot.domain.playbook import ActionPolicy
+from bot.domain.views import AlertView
+
+
+def alert_key(incident_id: int) -> str:
+    return f"incident/{incident_id}/alert"
+
+
+def request_key(request_id: UUID) -> str:
+    return f"request/{request_id}"
+
+
+class Messages:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def alert(self, tx: Store, view: AlertView, channel: str) -> str:
+        """The incident's alert, and its depth chart in the alert's thread."""
+        incident = view.incident
+        key = alert_key(incident.id)
+        body = blocks.payload(blocks.alert_text(view), blocks.alert_blocks(view))
+        await tx.enqueue_message(key, channel, body, at=self._clock(), incident_id=incident.id)
+        rule = view.rule_state.rule
+        series = [sample.depths.get(rule.queue, 0) for sample in view.history]
+        if len(series) >= 2:
+            await tx.enqueue_message(
+                f"{key}/chart",
+                channel,
+                {
+                    "filename": f"incident-{incident.id}-{rule.queue}-depth.png",
+                    "title": f"{rule.queue} depth, last {len(series)} samples",
+                    "text": "",
+                },
+                at=self._clock(),
+                thread_key=key,
+                incident_id=incident.id,
+                kind="file",
+                content=depth_chart_png(series, rule.threshold or None),
+            )
+        return key
+
+    async def approval(
+        self, tx: Store, request: ActionRequest, policy: ActionPolicy, channel: str
+    ) -> None:
+        """The approval request with Approve/Deny; if Slack refuses it, the requester
+        is told (``notify_user``) and the request is marked failed by the caller."""
+        await tx.enqueue_message(
+            request_key(request.id),
+            channel,
+            blocks.payload(blocks.approval_text(request), blocks.approval_blocks(request, policy)),
+            at=self._clock(),
+            incident_id=request.incident_id,
+            notify_user=request.requested_by,
+            notify_channel=channel,
+        )
+
+    async def approval_changed(
+        self, tx: Store, request: ActionRequest, policy: ActionPolicy, note: str = ""
+    ) -> None:
+        """The request's message shows its state now (and loses its buttons once it is
+        no longer pending)."""
+        await tx.update_message(
+            request_key(request.id),
+            blocks.payload(
+                blocks.approval_text(request), blocks.approval_blocks(request, policy, note)
+            ),
+        )
+
+    async def progress(self, tx: Store, request: ActionRequest, text: str) -> None:
+        """One progress message in the request's thread, edited as work goes on."""
+        key = f"{request_key(request.id)}/progress"
+        body = blocks.payload(text, [blocks.section(text)])
+        if not await tx.update_message(key, body):
+            await tx.enqueue_message(
+                key,
+                request.channel or "",
+                body,
+                at=self._clock(),
+                thread_key=request_key(request.id),
+                incident_id=request.incident_id,
+            )
+
+    async def outcome(self, tx: Store, request: ActionRequest, text: str) -> None:
+        await self.say(
+            tx,
+            f"{request_key(request.id)}/outcome",
+            request.channel or "",
+            text,
+            thread_key=request_key(request.id),
+            incident_id=request.incident_id,
+        )
+
+    async def say(
+        self,
+        tx: Store,
+        key: str,
+        channel: str,
+        text: str,
+        *,
+        thread_key: str | None = None,
+        incident_id: int | None = None,
+        file_name: str | None = None,
+        title: str = "",
+        file_text: str | None = None,
+        force_file: bool = False,
+    ) -> None:
+        """A message; text longer than Slack shows inline goes into a file (named
+        ``file_name``, holding ``file_text`` or else ``text``) with its start as the
+        file's comment."""
+        name = file_name or f"{key.replace('/', '-')}.txt"
+        long = shorten(text, file_name=name, limit=INLINE_LIMIT)
+        if long.whole is None and not force_file:
+            await tx.enqueue_message(
+                key,
+                channel,
+                blocks.payload(text, [blocks.section(chunk) for chunk in split_sections(text)]),
+                at=self._clock(),
+                thread_key=thread_key,
+                incident_id=incident_id,
+            )
+            return
+        await tx.enqueue_message(
+            key,
+            channel,
+            {"filename": name, "title": title or name, "text": long.summary},
+            at=self._clock(),
+            thread_key=thread_key,
+            incident_id=incident_id,
+            kind="file",
+            content=(file_text or long.whole or text).encode("utf-8"),
+        )
+
+    async def report(self, tx: Store, incident: Incident, markdown: str, channel: str) -> None:
+        """The report: as sections when it fits one message, else as a Markdown file
+        with its start as the comment (saying where the whole is)."""
+        key = f"incident/{incident.id}/report/{self._clock():%Y%m%d%H%M%S%f}"
+        title = f"Report for incident #{incident.id}"
+        if len(blocks.markdown_to_mrkdwn(markdown)) <= INLINE_LIMIT:
+            await tx.enqueue_message(
+                key,
+                channel,
+                blocks.payload(title, blocks.report_blocks(incident, markdown)),
+                at=self._clock(),
+                incident_id=incident.id,
+            )
+            return
+        await self.say(
+            tx,
+            key,
+            channel,
+            f"*{title}*\n" + blocks.markdown_to_mrkdwn(markdown),
+            incident_id=incident.id,
+            file_name=f"incident-{incident.id}-report.md",
+            title=title,
+            file_text=markdown,
+        )
