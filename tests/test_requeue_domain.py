@@ -15,12 +15,12 @@ from bot.domain.requeue import (
     RequeueTally,
     StuckTally,
     classify_heartbeat,
-    display_id,
     format_progress,
     format_requeue_result,
     heartbeat_key_parts,
     validate_threshold,
 )
+from bot.domain.text import show_bytes
 
 NOW = 1_800_000_000.0
 
@@ -97,9 +97,9 @@ def test_heartbeat_key_template() -> None:
 
 
 def test_ids_are_shown_even_when_not_utf8() -> None:
-    assert display_id(b"job-1") == "job-1"
-    assert display_id(b"job-\xff") == "job-\\xff"
-    assert display_id("already text") == "already text"
+    assert show_bytes(b"job-1") == "job-1"
+    assert show_bytes(b"job-\xff") == "job-\\xff"
+    assert show_bytes("already text") == "already text"
 
 
 def test_stuck_tally_counts_ages_and_caps_samples() -> None:
@@ -202,7 +202,7 @@ def test_format_requeue_result_names_what_was_left_alone() -> None:
     text = format_requeue_result(result)
     assert text == (
         "moved 40 onto `email_processing_queue`; 0 skipped (heartbeat renewed since the scan); "
-        "2 malformed, left alone (bad-0, bad-1); in 0.2s"
+        "2 malformed, left alone (`bad-0`, `bad-1`); in 0.2s"
     )
 
 

@@ -27,7 +27,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio.connection import parse_url
 from redis.backoff import NoBackoff
-from redis.exceptions import ResponseError
 from redis.retry import Retry
 
 from bot.adapters.queues.requeue import (
@@ -328,7 +327,7 @@ async def test_ids_that_are_not_utf8_round_trip_byte_for_byte(
         assert sorted(await raw.lrange(keys.queue, 0, -1)) == sorted([odd_id, b"plain"])
     finally:
         await raw.aclose()
-    assert scan.stuck == 2 and "job-\\xff\\xfe-\x00-end" in scan.sample_ids
+    assert scan.stuck == 2 and "job-\\xff\\xfe-\\x00-end" in scan.sample_ids
     assert result.moved == 2
 
 
@@ -677,8 +676,13 @@ async def test_a_queue_of_the_wrong_type_moves_nothing(redis_client: aioredis.Re
     await seed(redis_client, keys, jobs)
     await redis_client.set(keys.queue, "not a list")
 
-    with pytest.raises(ResponseError, match="target queue"):
+    with pytest.raises(RedisUnavailable) as caught:
         await requeue(redis_client, keys)
+
+    said = str(caught.value)
+    assert said.startswith(f"Redis refused the command: `{keys.queue}` holds a string, not a list.")
+    assert "stopped after moving 0 ids" in said and "may or may not" not in said
+    assert caught.value.unconfirmed == 0
 
     assert set(await redis_client.smembers(keys.processing)) == jobs.stuck
     assert await redis_client.get(keys.queue) == "not a list"

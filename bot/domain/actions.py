@@ -17,6 +17,7 @@ from bot.domain.errors import Refused
 from bot.domain.playbook import ActionKind, Playbook
 from bot.domain.report import format_duration
 from bot.domain.requeue import StuckScan
+from bot.domain.text import code, codes
 from bot.domain.workloads import HpaStatus
 
 
@@ -71,23 +72,29 @@ def requeue_target(playbook: Playbook, command: commands.Requeue) -> str:
     """Where stuck ids go back to: ``--queue`` if given, within the playbook's queues."""
     target = command.queue or playbook.stuck_jobs.requeue_to
     if target not in playbook.queue_names:
-        known = ", ".join(f"`{name}`" for name in playbook.queue_names)
-        raise ActionRefused(f"`{target}` is not a queue of this playbook (known: {known}).")
+        known = codes(playbook.queue_names)
+        raise ActionRefused(f"{code(target)} is not a queue of this playbook (known: {known}).")
     return target
 
 
 def plan_requeue(playbook: Playbook, command: commands.Requeue, scan: StuckScan) -> ActionPlan:
-    """The approval request for a requeue, carrying the dry run's findings."""
+    """The approval request for a requeue, carrying the dry run's findings.
+
+    ``summary`` and ``details`` are mrkdwn; every id and key name in them is a code span
+    of its display form (``show_bytes``), so they hold no NUL (PostgreSQL takes them)
+    and an id like ``<!channel>`` pings nobody.
+    """
     target = requeue_target(playbook, command)
+    processing_set = code(scan.processing_set)
     if scan.stuck == 0:
         extra = (
             f" ({scan.malformed_count:,} have a heartbeat that is not a number: "
-            f"{', '.join(scan.malformed)})"
+            f"{codes(scan.malformed)})"
             if scan.malformed_count
             else ""
         )
         raise ActionRefused(
-            f"No stuck jobs: none of the {scan.scanned:,} ids in `{scan.processing_set}` has "
+            f"No stuck jobs: none of the {scan.scanned:,} ids in {processing_set} has "
             f"been without a heartbeat for {format_duration(_seconds(scan.threshold_seconds))}"
             f"{extra}. Nothing to requeue."
         )
@@ -97,15 +104,15 @@ def plan_requeue(playbook: Playbook, command: commands.Requeue, scan: StuckScan)
         else ""
     )
     details = [
-        f"Dry run: {scan.stuck:,} of {scan.scanned:,} ids in `{scan.processing_set}` are stuck "
+        f"Dry run: {scan.stuck:,} of {scan.scanned:,} ids in {processing_set} are stuck "
         f"({scan.missing_heartbeat:,} without a heartbeat, {scan.stale_heartbeat:,} older than "
         f"{format_duration(_seconds(scan.threshold_seconds))}{oldest}).",
-        f"Sample: {', '.join(f'`{i}`' for i in scan.sample_ids)}",
+        f"Sample: {codes(scan.sample_ids)}",
     ]
     if scan.malformed_count:
         details.append(
             f"{scan.malformed_count:,} ids have a heartbeat that is not a number and will be "
-            f"left for a person to look at: {', '.join(f'`{i}`' for i in scan.malformed)}"
+            f"left for a person to look at: {codes(scan.malformed)}"
         )
     return ActionPlan(
         kind=ActionKind.REQUEUE,
@@ -117,7 +124,7 @@ def plan_requeue(playbook: Playbook, command: commands.Requeue, scan: StuckScan)
             "dry_run_stuck": scan.stuck,
             "dry_run_scanned": scan.scanned,
         },
-        summary=(f"Requeue {scan.stuck:,} stuck jobs from `{scan.processing_set}` onto `{target}`"),
+        summary=f"Requeue {scan.stuck:,} stuck jobs from {processing_set} onto {code(target)}",
         details=tuple(details),
     )
 
@@ -191,10 +198,12 @@ def plan_tune(playbook: Playbook, command: commands.Tune, current: Mapping[str, 
     for key, value in command.settings:
         bounds = config.keys.get(key)
         if bounds is None:
-            allowed = ", ".join(f"`{k}`" for k in config.keys)
-            raise ActionRefused(f"`{key}` is not a tunable worker setting (allowed: {allowed}).")
+            allowed = codes(list(config.keys))
+            raise ActionRefused(
+                f"{code(key)} is not a tunable worker setting (allowed: {allowed})."
+            )
         if not re.fullmatch(r"\d{1,9}", value):
-            raise ActionRefused(f"`{key}` must be a whole number, got `{value}`.")
+            raise ActionRefused(f"{code(key)} must be a whole number, got {code(value)}.")
         number = int(value)
         if not bounds.min <= number <= bounds.max:
             raise ActionRefused(

@@ -3,18 +3,28 @@
 Syntax only: whether a deployment or a replica count is allowed is decided
 against the playbook by :mod:`bot.domain.actions`. A malformed command gives a
 :class:`CommandError` whose message says what was wrong; nothing is executed.
+
+People type on phones: the text is read the way they meant it (:func:`split_verb`,
+:func:`normalise_arguments`). Slack's entities become the characters typed; any
+whitespace (tab, newline, no-break and other Unicode spaces) ends the sub-command;
+in the arguments of ``requeue``, ``scale``, ``tune``..., the dashes and quotes that
+keyboards autocorrect (``—older-than``, ``“analysis_queue”``) and full-width forms
+read as their ASCII originals. The text of ``note`` and ``rootcause`` is kept as
+typed: its dashes and quotes are the person's words.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.errors import Refused
 from bot.domain.playbook import parse_duration
+from bot.domain.text import code, slack_unescape
 
 USAGE = """\
 *Usage:* `/backlog <command>`
@@ -140,15 +150,70 @@ Command = (
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _KEY_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\S+)$")
 
+# Characters that autocorrect ("smart punctuation" on iOS, macOS, Android keyboards)
+# or a copy from a document puts where the person meant ASCII: dashes (hyphen,
+# non-breaking hyphen, figure/en/em dash, horizontal bar, minus sign, full-width and
+# small forms), double quotes (curly, low-9, guillemets, double prime, CJK and
+# full-width) and single quotes (curly, low-9, prime, angle quotes, full-width).
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe58\ufe63\uff0d"
+_DOUBLE_QUOTES = "\u00ab\u00bb\u201c\u201d\u201e\u201f\u2033\u2036\u301d\u301e\u301f\uff02"
+_SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035\u2039\u203a\uff07"
+# Zero-width characters: invisible, they only keep a word from matching.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_PLAIN = str.maketrans(
+    {
+        **dict.fromkeys(_DASHES, "-"),
+        **dict.fromkeys(_DOUBLE_QUOTES, '"'),
+        **dict.fromkeys(_SINGLE_QUOTES, "'"),
+        **dict.fromkeys(_INVISIBLE, None),
+    }
+)
+# ``\s`` in a str pattern is Unicode whitespace: tab, newline, U+00A0, U+2000-U+200A,
+# U+202F, U+3000...; zero-width characters are not whitespace, so they are added.
+_VERB = re.compile(f"[\\s{_INVISIBLE}]*([^\\s{_INVISIBLE}]*)")
+
+
+def split_verb(text: str) -> tuple[str, str]:
+    """``("note", "workers restarted")`` from ``"note\tworkers restarted"``.
+
+    ``text`` is the slash command's ``text`` as Slack sends it: its ``&amp;``,
+    ``&lt;``, ``&gt;`` become the characters typed (:func:`bot.domain.text.slack_unescape`).
+    The sub-command ends at the first whitespace of any kind and is read in lower case
+    with full-width letters folded (NFKC); the rest keeps every character, trimmed of
+    whitespace at both ends. Empty text gives ``("", "")``.
+    """
+    text = slack_unescape(text)
+    match = _VERB.match(text)
+    assert match is not None  # every part of the pattern may match nothing
+    verb = unicodedata.normalize("NFKC", match.group(1).translate(_PLAIN)).lower()
+    return verb, _trim(text[match.end() :])
+
+
+def _trim(text: str) -> str:
+    """``text`` without whitespace or zero-width characters at either end."""
+    while (trimmed := text.strip().strip(_INVISIBLE)) != text:
+        text = trimmed
+    return text
+
+
+def normalise_arguments(text: str) -> str:
+    """Arguments as the person meant them: ASCII dashes and quotes, single spaces.
+
+    ``—older-than`` (an autocorrected ``--``) becomes ``-older-than``, which the option
+    reader takes as ``--older-than``; ``“analysis_queue”`` becomes ``"analysis_queue"``;
+    full-width letters and digits fold to ASCII (NFKC); every run of whitespace of any
+    kind is one space.
+    """
+    # Before and after NFKC: it turns some compatibility forms (U+FE58) into dashes.
+    plain = unicodedata.normalize("NFKC", text.translate(_PLAIN)).translate(_PLAIN)
+    return re.sub(r"\s+", " ", plain).strip()
+
 
 def parse(text: str) -> Command:
-    """Parses the text after ``/backlog``; raises :class:`CommandError`."""
-    text = text.strip()
-    if not text:
+    """Parses the text after ``/backlog`` (as Slack sends it); raises :class:`CommandError`."""
+    verb, rest = split_verb(text)
+    if not verb:
         return Help()
-    verb, _, rest = text.partition(" ")
-    verb = verb.lower()
-    rest = rest.strip()
     no_args: dict[str, Command] = {
         "status": Status(),
         "diagnose": Diagnose(),
@@ -161,7 +226,7 @@ def parse(text: str) -> Command:
     }
     if verb in no_args:
         if rest:
-            raise CommandError(f"`{verb}` takes no arguments (got `{_clip(rest)}`).")
+            raise CommandError(f"{code(verb)} takes no arguments (got {_shown(rest)}).")
         return no_args[verb]
     if verb in ("note", "rootcause"):
         return _free_text(verb, rest)
@@ -173,25 +238,34 @@ def parse(text: str) -> Command:
         "escalate": _escalate,
     }
     if verb not in parsers:
-        raise CommandError(f"Unknown command `{_clip(verb)}`.")
+        raise CommandError(f"Unknown command {_shown(verb)}.")
     return parsers[verb](_split(rest))
 
 
-def _clip(text: str, limit: int = 60) -> str:
-    text = text.replace("`", "'")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _shown(text: str, limit: int = 60) -> str:
+    """What the person typed, quoted back to them as a code span (escaped, clipped)."""
+    return code(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _split(rest: str) -> list[str]:
+    arguments = normalise_arguments(rest)
     try:
-        return shlex.split(rest)
+        return shlex.split(arguments)
     except ValueError as exc:
-        raise CommandError(f"Could not read the arguments: {exc}.") from exc
+        # shlex's two complaints, in the person's terms rather than a traceback's.
+        if "quotation" in str(exc):
+            raise CommandError(
+                f"A quote is not closed in {_shown(arguments)}: put a value between two "
+                'quotes, e.g. `--queue "analysis_queue"`, or leave the quotes out.'
+            ) from exc
+        raise CommandError(
+            f"The arguments end with a lone backslash ({_shown(arguments)}); remove it."
+        ) from exc
 
 
 def _deployment(name: str) -> str:
     if not _NAME.match(name) or len(name) > 253:
-        raise CommandError(f"`{_clip(name)}` is not a valid deployment name.")
+        raise CommandError(f"{_shown(name)} is not a valid deployment name.")
     return name
 
 
@@ -210,7 +284,7 @@ def _scale(args: list[str]) -> Scale:
         )
     deployment, replicas = args
     if not re.fullmatch(r"\d{1,6}", replicas):
-        raise CommandError(f"Replicas must be a whole number, got `{_clip(replicas)}`.")
+        raise CommandError(f"Replicas must be a whole number, got {_shown(replicas)}.")
     return Scale(deployment=_deployment(deployment), replicas=int(replicas))
 
 
@@ -224,7 +298,10 @@ def _requeue(args: list[str]) -> Requeue:
             try:
                 older_than = parse_duration(value)
             except ValueError as exc:
-                raise CommandError(f"`--older-than`: {exc}.") from exc
+                raise CommandError(
+                    "`--older-than` expected a duration like `10m`, `2h` or `600s`, got "
+                    f"{_shown(value)}."
+                ) from exc
             if older_than <= timedelta(0):
                 raise CommandError("`--older-than` must be a positive duration.")
         else:
@@ -237,17 +314,20 @@ _REQUEUE_FLAGS = ("--older-than", "--queue")
 
 
 def _flag(args: list[str], i: int) -> tuple[str, str, int]:
+    """``(flag, value, arguments used)``; ``-older-than`` and ``---older-than`` (an
+    autocorrected ``--``, see :func:`normalise_arguments`) read as ``--older-than``."""
     arg = args[i]
-    if not arg.startswith("--"):
-        raise CommandError(f"Unexpected argument `{_clip(arg)}`.")
-    if arg.split("=", 1)[0] not in _REQUEUE_FLAGS:
-        raise CommandError(f"Unknown option `{_clip(arg)}` for `requeue`.")
-    if "=" in arg:
-        flag, value = arg.split("=", 1)
+    name, has_value, value = arg.partition("=")
+    flag = "--" + name.lstrip("-")
+    if not arg.startswith("-") or flag == "--":
+        raise CommandError(f"Unexpected argument {_shown(arg)}.")
+    if flag not in _REQUEUE_FLAGS:
+        raise CommandError(f"Unknown option {_shown(name)} for `requeue`.")
+    if has_value:
         return flag, value, 1
     if i + 1 >= len(args):
-        raise CommandError(f"`{_clip(arg)}` needs a value.")
-    return arg, args[i + 1], 2
+        raise CommandError(f"{_shown(flag)} needs a value.")
+    return flag, args[i + 1], 2
 
 
 def _restart(args: list[str]) -> Restart:
@@ -263,10 +343,10 @@ def _tune(args: list[str]) -> Tune:
     for arg in args[1:]:
         match = _KEY_VALUE.match(arg)
         if not match:
-            raise CommandError(f"`{_clip(arg)}` is not `KEY=VALUE`.")
+            raise CommandError(f"{_shown(arg)} is not `KEY=VALUE`.")
         key, value = match.groups()
         if key in settings:
-            raise CommandError(f"`{key}` is given twice.")
+            raise CommandError(f"{code(key)} is given twice.")
         settings[key] = value
     return Tune(deployment=_deployment(args[0]), settings=tuple(settings.items()))
 

@@ -3,6 +3,12 @@
 Follows the runbook's post-incident template: date, duration, peak queue size,
 root cause, timeline (detection, mitigation started, resolution), actions
 taken, lessons learned and prevention measures.
+
+The report is Markdown, posted to Slack as mrkdwn: text people typed (notes, root
+cause, lessons, prevention) is escaped with :func:`bot.domain.text.mrkdwn_escape`, so
+a note quoting ``<!channel>`` pings nobody. Markdown reads the same entities, so the
+printed report (``backlog-bot report``) renders alike. Text the bot wrote (action
+summaries, its ``<@U…>`` mentions) is already mrkdwn and is left as it is.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from bot.domain.models import (
     TimelineEntry,
 )
 from bot.domain.playbook import Report
+from bot.domain.text import mrkdwn_escape
 
 NOT_RECORDED = "_not recorded_"
 
@@ -81,7 +88,7 @@ def _summary(incident: Incident, now: datetime) -> list[str]:
         f"**Duration**: {format_duration(incident.duration(now))}",
         f"**Peak Queue Size**: {incident.peak_depth:,} (`{incident.peak_queue}`"
         + (f", at {format_time(incident.peak_at)})" if incident.peak_at else ")"),
-        f"**Root Cause**: {incident.root_cause or NOT_RECORDED}",
+        f"**Root Cause**: {_typed(incident.root_cause)}",
     ]
 
 
@@ -97,7 +104,8 @@ def _timeline(incident: Incident, timeline: Sequence[TimelineEntry]) -> list[str
         for entry in timeline:
             who = f" (<@{entry.actor}>)" if entry.actor else ""
             label = _LABELS.get(entry.kind, "")
-            lines.append(f"- {entry.at.strftime('%H:%M:%S')} {label}{entry.text}{who}")
+            text = mrkdwn_escape(entry.text) if entry.kind in _TYPED_KINDS else entry.text
+            lines.append(f"- {entry.at.strftime('%H:%M:%S')} {label}{text}{who}")
     return lines
 
 
@@ -107,6 +115,13 @@ _LABELS = {
     EventKind.LESSON: "Lesson: ",
     EventKind.PREVENTION: "Prevention: ",
 }
+# Timeline entries whose text a person typed (``note``, ``rootcause``); the others
+# are written by the bot in mrkdwn.
+_TYPED_KINDS = frozenset(_LABELS)
+
+
+def _typed(text: str | None) -> str:
+    return mrkdwn_escape(text) if text else NOT_RECORDED
 
 
 def _actions(actions: Sequence[ActionRequest]) -> list[str]:
@@ -134,9 +149,9 @@ def _outcome(action: ActionRequest) -> str:
 
 
 def _root_cause(incident: Incident) -> list[str]:
-    return ["### Root Cause", incident.root_cause or NOT_RECORDED]
+    return ["### Root Cause", _typed(incident.root_cause)]
 
 
 def _entries(timeline: Sequence[TimelineEntry], kind: EventKind, title: str) -> list[str]:
-    items = [f"- {e.text}" for e in timeline if e.kind is kind]
+    items = [f"- {mrkdwn_escape(e.text)}" for e in timeline if e.kind is kind]
     return [f"### {title}", *(items or [f"- {NOT_RECORDED}"])]

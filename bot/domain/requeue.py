@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.domain.text import code, codes, show_bytes
+
 HEARTBEAT_MAX_LENGTH = 32
 JOB_ID_PLACEHOLDER = "{job_id}"
 
@@ -76,13 +78,6 @@ def heartbeat_key_parts(template: str) -> tuple[str, str]:
     return prefix, suffix
 
 
-def display_id(job_id: bytes | str) -> str:
-    """Ids are opaque bytes in Redis; show undecodable bytes escaped, never crash."""
-    if isinstance(job_id, str):
-        return job_id
-    return job_id.decode("utf-8", errors="backslashreplace")
-
-
 # --- the dry run ---------------------------------------------------------------------------------
 
 
@@ -95,6 +90,8 @@ class StuckScan:
     missing_heartbeat: int
     stale_heartbeat: int
     # A capped sample of ids whose heartbeat is not a number; they are never requeued.
+    # Ids here and in ``sample_ids`` are display forms (``show_bytes``): printable, no
+    # NUL, so they can be stored in PostgreSQL and shown; never written back to Redis.
     malformed: tuple[str, ...]
     malformed_count: int
     # Age of the oldest stale heartbeat; ids with no heartbeat have no age.
@@ -151,7 +148,7 @@ class StuckTally:
 
     def _sample(self, into: list[str], job_id: bytes | str) -> None:
         if len(into) < self.sample_size:
-            into.append(display_id(job_id))
+            into.append(show_bytes(job_id))
 
     def _note_age(self, age: float | None) -> None:
         if age is not None and (self.oldest_age is None or age > self.oldest_age):
@@ -208,7 +205,7 @@ class RequeueResult:
     malformed: int
     elapsed_seconds: float
     target_queue: str
-    malformed_sample: tuple[str, ...] = ()
+    malformed_sample: tuple[str, ...] = ()  # display forms (``show_bytes``)
     examined: int = 0
     still_running: int = 0
 
@@ -235,7 +232,7 @@ class RequeueTally:
 
     def note_malformed(self, job_id: bytes | str) -> None:
         if len(self.malformed_sample) < self.sample_size:
-            self.malformed_sample.append(display_id(job_id))
+            self.malformed_sample.append(show_bytes(job_id))
 
     def progress(self, total: int, elapsed_seconds: float) -> RequeueProgress:
         return RequeueProgress(
@@ -294,14 +291,14 @@ def format_progress(progress: RequeueProgress) -> str:
 
 
 def format_requeue_result(result: RequeueResult) -> str:
-    """The closing line of a requeue: moved, skipped (renewed), malformed, elapsed."""
+    """The closing line of a requeue (mrkdwn): moved, skipped (renewed), malformed, elapsed."""
     parts = [
-        f"moved {result.moved:,} onto `{result.target_queue}`",
+        f"moved {result.moved:,} onto {code(result.target_queue)}",
         f"{result.skipped_renewed:,} skipped (heartbeat renewed since the scan)",
     ]
     malformed = f"{result.malformed:,} malformed"
     if result.malformed:
-        malformed += f", left alone ({', '.join(result.malformed_sample)})"
+        malformed += f", left alone ({codes(result.malformed_sample)})"
     parts.append(malformed)
     if result.skipped_gone:
         parts.append(f"{result.skipped_gone:,} already gone (finished or moved elsewhere)")

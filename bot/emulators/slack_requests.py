@@ -110,7 +110,13 @@ class SlackClientSimulator:
         retry_num: int | None = None,
         retry_reason: str | None = None,
     ) -> SlackHttpResult:
-        """A slash command, form-encoded with the fields Slack sends."""
+        """A slash command, form-encoded with the fields Slack sends.
+
+        ``text`` is what the person typed; like Slack, the simulator sends its ``&``,
+        ``<`` and ``>`` as ``&amp;``, ``&lt;``, ``&gt;`` (Slack escapes those three in
+        all text it hands an app: "Formatting text for app surfaces", escaping).
+        """
+        sent = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         fields = {
             "token": self.verification_token,
             "team_id": self.team_id,
@@ -120,7 +126,7 @@ class SlackClientSimulator:
             "user_id": user_id,
             "user_name": user_name,
             "command": command,
-            "text": text,
+            "text": sent,
             "api_app_id": self.api_app_id,
             "is_enterprise_install": "false",
             "response_url": response_url,

@@ -53,8 +53,8 @@ class Monitor:
             return None
         try:
             depths = await queue_depths(self._redis, self._playbook.queue_names)
-        except QueuesUnavailable as exc:
-            await self._outage(str(exc))
+        except QueuesUnavailable as exc:  # any sampling failure at all (see queue_depths)
+            await self._outage(exc.reason)
             return None
         if self._outage_since is not None:
             await self._recovered()

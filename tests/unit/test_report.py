@@ -88,3 +88,37 @@ def test_helpers():
     assert classify_note("Lesson: add alerts") == (EventKind.LESSON, "add alerts")
     assert classify_note("prevention: HPA") == (EventKind.PREVENTION, "HPA")
     assert classify_note("db ok") == (EventKind.NOTE, "db ok")
+
+
+def test_typed_text_is_escaped_and_the_bots_own_mrkdwn_is_not(playbook):
+    typed = "see <!channel> & <https://evil.example|the runbook>"
+    action = ActionRequest(
+        id=uuid.uuid4(),
+        incident_id=7,
+        kind=ActionKind.REQUEUE,
+        params={},
+        summary="Requeue 3 stuck jobs from `processing_jobs` onto `email_processing_queue`",
+        requested_by="UALICE",
+        requested_at=T0,
+        expires_at=T0 + timedelta(minutes=30),
+        state=ActionState.DENIED,
+        denied_by="UBOB",
+    )
+    timeline = [
+        TimelineEntry(7, T0, EventKind.NOTE, "UALICE", typed),
+        TimelineEntry(7, T0, EventKind.LESSON, "UALICE", "a < b"),
+        TimelineEntry(7, T0, EventKind.PREVENTION, "UALICE", "x > y"),
+        TimelineEntry(7, T0, EventKind.ACTION_REQUESTED, "UALICE", f"Requested: {action.summary}"),
+    ]
+    text = build_report(
+        incident(root_cause="R&D <deploy>"), timeline, [action], playbook.report, now=T0
+    )
+    escaped = "see &lt;!channel&gt; &amp; &lt;https://evil.example|the runbook&gt;"
+    assert f"Note: {escaped} (<@UALICE>)" in text
+    assert "**Root Cause**: R&amp;D &lt;deploy&gt;" in text
+    assert "### Root Cause\nR&amp;D &lt;deploy&gt;" in text
+    assert "### Lessons Learned\n- a &lt; b" in text
+    assert "### Prevention Measures\n- x &gt; y" in text
+    assert "Requested: Requeue 3 stuck jobs from `processing_jobs`" in text  # bot text as is
+    assert "denied by <@UBOB>" in text  # the bot's own mentions stay live
+    assert "<!channel>" not in text and "<https://" not in text

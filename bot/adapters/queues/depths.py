@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
-from bot.domain.errors import DependencyError
+from bot.adapters.queues.errors import RedisFailure, explain
+from bot.adapters.queues.raw import raise_first
 
-
-class QueuesUnavailable(DependencyError, RuntimeError):
-    """Redis did not answer; ``str()`` is fit to show a user (no URL, no password)."""
+#: Any Redis failure on any path (the name callers have always caught): refused, timed
+#: out, a wrong key type, a read-only replica... ``str()`` is a sentence for a person.
+QueuesUnavailable = RedisFailure
 
 
 def connect(url: str, *, timeout_seconds: float = 5.0) -> aioredis.Redis:
@@ -28,20 +28,25 @@ def connect(url: str, *, timeout_seconds: float = 5.0) -> aioredis.Redis:
 
 
 async def queue_depths(client: aioredis.Redis, queues: Sequence[str]) -> dict[str, int]:
-    """``LLEN`` of each queue, pipelined (no MULTI: a read needs no transaction)."""
+    """``LLEN`` of each queue, pipelined (no MULTI: a read needs no transaction).
+
+    Raises :class:`QueuesUnavailable` for any failure at all, so the monitor always
+    knows sampling stopped and why; a queue key that is not a list is named, with what
+    it holds ("`email_processing_queue` holds a string, not a list").
+    """
     try:
         pipe: Any = client.pipeline(transaction=False)  # redis-py's pipeline typing is loose
         for name in queues:
             pipe.llen(name)
-        lengths = await pipe.execute()
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        raise QueuesUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
-    return {name: int(length) for name, length in zip(queues, lengths, strict=True)}
+        lengths = raise_first(await pipe.execute(raise_on_error=False))
+        return {name: int(length) for name, length in zip(queues, lengths, strict=True)}
+    except Exception as exc:
+        raise await explain(client, exc, expected=dict.fromkeys(queues, "list")) from exc
 
 
 async def ping(client: aioredis.Redis) -> bool:
     try:
         pong: Any = client.ping()
         return bool(await pong)
-    except (RedisConnectionError, RedisTimeoutError):
+    except (RedisError, OSError):
         return False

@@ -25,17 +25,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.client import NEVER_DECODE
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.domain.errors import DependencyError
+from bot.adapters.queues.errors import RedisFailure, RedisFault, explain
+from bot.adapters.queues.raw import RawScript, batches, execute, read_heartbeats
 from bot.domain.requeue import (
     BatchOutcome,
     HeartbeatState,
@@ -48,6 +45,7 @@ from bot.domain.requeue import (
     heartbeat_key_parts,
     validate_threshold,
 )
+from bot.domain.text import code
 
 log = logging.getLogger(__name__)
 
@@ -64,26 +62,27 @@ DEFAULT_PROGRESS_INTERVAL = 1.2
 
 ProgressCallback = Callable[[RequeueProgress], Awaitable[None]]
 
-# Read replies as bytes: job ids are opaque and must be written back byte for byte.
-_RAW: dict[str, Any] = {NEVER_DECODE: True}
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
-# Stands in for a heartbeat key holding a list, hash...: not a number, so malformed.
-_NOT_A_STRING = b"<not a string>"
 
+class RedisUnavailable(RedisFailure):
+    """A scan or requeue stopped on a Redis failure (any kind: not answering, a wrong
+    key type, a read-only replica...). ``str()`` is fit to show a user: what Redis
+    said, then what had been done.
 
-class RedisUnavailable(DependencyError, RuntimeError):
-    """Redis did not answer. ``str()`` is fit to show a user (no URL, no password).
-
-    ``partial`` is what a requeue had done, confirmed, before Redis went away; batches
-    are atomic, so an unconfirmed batch either fully ran or did not run at all, and up
-    to ``unconfirmed`` more ids may have moved. Either way every id is in exactly one
-    place: the processing set or the queue.
+    ``partial`` is what a requeue had done, confirmed, before it stopped; batches are
+    atomic, so an unconfirmed batch (no reply came) either fully ran or did not run at
+    all, and up to ``unconfirmed`` more ids may have moved. Either way every id is in
+    exactly one place: the processing set or the queue.
     """
 
     def __init__(
-        self, message: str, *, partial: RequeueResult | None = None, unconfirmed: int = 0
+        self,
+        message: str,
+        *,
+        fault: RedisFault,
+        partial: RequeueResult | None = None,
+        unconfirmed: int = 0,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, fault=fault)
         self.partial = partial
         self.unconfirmed = unconfirmed
 
@@ -100,22 +99,26 @@ async def scan_stuck(
     """Dry run: count the ids whose heartbeat is missing or older than the threshold.
 
     Changes nothing. Reads at most ``scan_count`` ids / heartbeats per command and
-    uses Redis server time, so worker and bot clocks do not need to agree.
+    uses Redis server time, so worker and bot clocks do not need to agree. Sample ids
+    are in :func:`bot.domain.text.show_bytes` form. Raises :class:`RedisUnavailable`
+    for any Redis failure (a processing set that is not a set is named as such).
     """
     threshold = validate_threshold(older_than_seconds)
     _check_bound("scan_count", scan_count)
     keys = _HeartbeatKeys(heartbeat_key)
     tally = StuckTally(threshold, processing_set, sample_size=max(sample_size, 0))
-    scan_script = _RawScript(client, SCAN_LUA)
+    scan_script = RawScript(client, SCAN_LUA)
     try:
-        async for ids in _batches(scan_script, processing_set, scan_count, scan_count):
-            now, heartbeats = await _read_heartbeats(client, keys.for_ids(ids))
+        async for ids in batches(scan_script, processing_set, scan_count, scan_count):
+            now, heartbeats = await read_heartbeats(client, keys.for_ids(ids))
             for job_id, raw in zip(ids, heartbeats, strict=True):
                 tally.add(job_id, raw, now)
-    except _REDIS_DOWN as exc:
+    except Exception as exc:
+        failure = await explain(client, exc, expected={processing_set: "set"})
         raise RedisUnavailable(
-            f"Redis did not answer ({type(exc).__name__}); the stuck-job scan of "
-            f"{processing_set} stopped after {tally.scanned:,} ids. Nothing was changed."
+            f"{failure} The stuck-job scan of {code(processing_set)} stopped after "
+            f"{tally.scanned:,} ids. Nothing was changed.",
+            fault=failure.fault,
         ) from exc
     return tally.result()
 
@@ -139,7 +142,8 @@ async def requeue_stuck(
     are reported. ``on_progress`` gets at most one update per
     ``progress_interval_seconds`` of ``clock`` time, plus always a final one; ``clock``
     also times the run. Batches run one after another: between two scripts Redis
-    serves everyone else, so a requeue never starves the workers.
+    serves everyone else, so a requeue never starves the workers. Raises
+    :class:`RedisUnavailable` for any Redis failure, saying what had moved.
     """
     _check_bound("batch_size", batch_size)
     run = _Requeue(
@@ -152,12 +156,13 @@ async def requeue_stuck(
     )
     reporter = _ProgressReporter(on_progress, ProgressThrottle(progress_interval_seconds))
     try:
-        total = int(await _command(client, "SCARD", processing_set))
-        async for ids in _batches(run.scan_script, processing_set, batch_size, batch_size):
+        total = int(await execute(client, "SCARD", processing_set))
+        async for ids in batches(run.scan_script, processing_set, batch_size, batch_size):
             await run.batch(ids)
             await reporter.report(run.progress(total), clock())
-    except _REDIS_DOWN as exc:
-        raise run.unavailable(exc) from exc
+    except Exception as exc:
+        expected = {processing_set: "set", target_queue: "list"}
+        raise run.unavailable(await explain(client, exc, expected=expected)) from exc
     await reporter.report(run.progress(total), clock(), final=True)
     return run.result()
 
@@ -178,27 +183,6 @@ class _HeartbeatKeys:
     def for_ids(self, ids: Sequence[bytes]) -> list[bytes]:
         prefix, suffix = self._prefix, self._suffix
         return [prefix + job_id + suffix for job_id in ids]
-
-
-class _RawScript:
-    """A registered script whose reply is read as raw bytes.
-
-    ``register_script``'s callable decodes replies with the client's settings; job ids
-    are opaque bytes and must come back unchanged whatever ``decode_responses`` is.
-    """
-
-    def __init__(self, client: aioredis.Redis, text: str) -> None:
-        self._client = client
-        self._script = client.register_script(text)
-
-    async def __call__(self, *, keys: Sequence[str | bytes], args: Sequence[Any]) -> Any:
-        command = ("EVALSHA", self._script.sha, len(keys), *keys, *args)
-        try:
-            return await _command(self._client, *command, **_RAW)
-        except NoScriptError:
-            # A restarted or failed-over Redis forgot it: load it and try once more.
-            await _command(self._client, "SCRIPT LOAD", self._script.script)
-            return await _command(self._client, *command, **_RAW)
 
 
 class _Requeue:
@@ -223,8 +207,8 @@ class _Requeue:
         self._started = clock()
         self._tally = RequeueTally(target_queue)
         self._in_flight = 0
-        self.scan_script = _RawScript(client, SCAN_LUA)
-        self._requeue_script = _RawScript(client, REQUEUE_LUA)
+        self.scan_script = RawScript(client, SCAN_LUA)
+        self._requeue_script = RawScript(client, REQUEUE_LUA)
 
     async def batch(self, ids: list[bytes]) -> None:
         heartbeat_keys = self._keys.for_ids(ids)
@@ -276,10 +260,15 @@ class _Requeue:
             still_running=outcome.still_running,
         )
 
-    def unavailable(self, exc: Exception) -> RedisUnavailable:
+    def unavailable(self, failure: RedisFailure) -> RedisUnavailable:
         partial = self.result()
-        message = _unavailable_message(exc, partial, self._in_flight)
-        return RedisUnavailable(message, partial=partial, unconfirmed=self._in_flight)
+        # Only when no reply came may the batch in flight have run; an error reply
+        # means the script stopped before its first write (requeue.lua checks first).
+        unconfirmed = self._in_flight if failure.fault.unreachable else 0
+        message = _unavailable_message(failure, partial, unconfirmed)
+        return RedisUnavailable(
+            message, fault=failure.fault, partial=partial, unconfirmed=unconfirmed
+        )
 
     def progress(self, total: int) -> RequeueProgress:
         return self._tally.progress(total, self._clock() - self._started)
@@ -310,87 +299,18 @@ class _ProgressReporter:
             log.warning("requeue progress callback failed", exc_info=True)
 
 
-def _unavailable_message(exc: Exception, partial: RequeueResult, unconfirmed: int) -> str:
+def _unavailable_message(failure: RedisFailure, partial: RequeueResult, unconfirmed: int) -> str:
     in_flight = (
         f" The last batch of {unconfirmed:,} ids may or may not have moved (it is atomic)."
         if unconfirmed
         else ""
     )
+    again = "when Redis is back" if failure.fault.unreachable else "once that is fixed"
     return (
-        f"Redis did not answer ({type(exc).__name__}); the requeue stopped after moving "
-        f"{partial.moved:,} ids to {partial.target_queue}.{in_flight} No job was lost: every "
-        "id is still in the processing set or in the queue. Run the requeue again when "
-        "Redis is back."
+        f"{failure} The requeue stopped after moving {partial.moved:,} ids to "
+        f"{code(partial.target_queue)}.{in_flight} No job was lost: every id is still in "
+        f"the processing set or in the queue. Run the requeue again {again}."
     )
-
-
-async def _read_heartbeats(
-    client: aioredis.Redis, keys: list[bytes]
-) -> tuple[float, list[bytes | None]]:
-    """Redis server time and the raw heartbeats, in one round trip (plus one if any is nil)."""
-    pipe: Any = client.pipeline(transaction=False)
-    pipe.execute_command("TIME")
-    pipe.execute_command("MGET", *keys, **_RAW)
-    (seconds, micros), values = await pipe.execute()
-    return seconds + micros / 1_000_000, await _mark_wrong_types(client, keys, list(values))
-
-
-async def _mark_wrong_types(
-    client: aioredis.Redis, keys: list[bytes], values: list[bytes | None]
-) -> list[bytes | None]:
-    """MGET answers nil for a key of another type too; requeue.lua calls that malformed."""
-    nil_at = [index for index, value in enumerate(values) if value is None]
-    if not nil_at:
-        return values
-    pipe: Any = client.pipeline(transaction=False)
-    for index in nil_at:
-        pipe.exists(keys[index])
-    for index, exists in zip(nil_at, await pipe.execute(), strict=True):
-        if exists:
-            values[index] = _NOT_A_STRING
-    return values
-
-
-async def _batches(
-    scan_script: _RawScript, key: str, scan_count: int, size: int
-) -> AsyncIterator[list[bytes]]:
-    """The set's ids in lists of exactly ``size`` (the last may be shorter)."""
-    pending: list[bytes] = []
-    async for ids in _walk(scan_script, key, scan_count):
-        pending.extend(ids)
-        while len(pending) >= size:
-            yield pending[:size]
-            del pending[:size]
-    if pending:
-        yield pending
-
-
-async def _walk(scan_script: _RawScript, key: str, count: int) -> AsyncIterator[list[bytes]]:
-    """SSCAN steps. Every id present for the whole walk is returned at least once."""
-    cursor = b"0"
-    while True:
-        cursor, lengths, joined = await scan_script(keys=[key], args=[b"ids", cursor, count])
-        if joined or lengths:
-            yield _split_ids(lengths, joined)
-        if cursor == b"0":
-            return
-
-
-def _split_ids(lengths: bytes, joined: bytes) -> list[bytes]:
-    """Cut scan.lua's concatenated ids at the given lengths."""
-    ids: list[bytes] = []
-    position = 0
-    for length in map(int, lengths.split(b",")):
-        ids.append(joined[position : position + length])
-        position += length
-    return ids
-
-
-async def _command(client: aioredis.Redis, *args: Any, **options: Any) -> Any:
-    # redis-py's command methods are typed "Awaitable[T] | T" (sync and async share
-    # them); the asyncio client always returns an awaitable.
-    untyped: Any = client
-    return await untyped.execute_command(*args, **options)
 
 
 def _check_bound(name: str, value: int) -> None:
