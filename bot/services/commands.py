@@ -87,7 +87,9 @@ class CommandRouter:
         except DependencyError as exc:
             # Requests change nothing before approval, and every other command's
             # state change is one transaction: a failed dependency left nothing half-done.
-            return Reply(f"{exc.icon} {exc}. Nothing was changed.".replace("..", "."))
+            said = str(exc).rstrip()
+            stop = "" if said.endswith((".", "!", "?")) else "."
+            return Reply(f"{exc.icon} {said}{stop} Nothing was changed.")
         except BotError as exc:
             return Reply(f"{exc.icon} {exc}")
         return await self._fit(reply, call, type(command).__name__.lower())

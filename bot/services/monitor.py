@@ -94,8 +94,8 @@ class Monitor:
         log.info("redis reachable again")
         await self._say(
             f"monitor/recovered/{since}",
-            f":white_check_mark: Redis answers again (unreachable since {since:%H:%M:%S} UTC); "
-            "queue monitoring has resumed.",
+            f":white_check_mark: The queue depths can be read again (they could not be since "
+            f"{since:%H:%M:%S} UTC); queue monitoring has resumed.",
         )
 
     async def _say(self, key: str, text: str) -> None:

@@ -112,13 +112,15 @@ async def test_monitor_says_once_that_alerting_stopped_and_why_then_once_that_it
     for _ in range(3):
         assert await monitor.tick() is None
         clock.advance(timedelta(seconds=15))
+    await sandbox.settle()
     posts = [m.text for m in sandbox.slack.messages(INCIDENT_CHANNEL_ID)]
     outage = [p for p in posts if "cannot read the queue depths" in p]
     assert len(outage) == 1
-    assert WRONG_QUEUE in outage[0] and "Alerts are paused" in outage[0]
+    assert WRONG_QUEUE in outage[0] and "Alerting is impaired" in outage[0]
     await redis_client.delete("email_processing_queue")
     assert await monitor.tick() is not None
     assert await monitor.tick() is not None
+    await sandbox.settle()
     posts = [m.text for m in sandbox.slack.messages(INCIDENT_CHANNEL_ID)]
     assert len([p for p in posts if "monitoring has resumed" in p]) == 1
 
