@@ -80,7 +80,7 @@ class Controller(JobController, HpaController):
             self.reconcile_deployment(deployment)
         for rs in cluster.items(REPLICASETS):
             if not rs["metadata"].get("ownerReferences"):
-                self._reconcile_replicaset(rs, None)
+                self._reconcile_replicaset(rs, PodState())
         for job in cluster.items(JOBS):
             self.reconcile_job(job)
         for hpa in cluster.items(HPAS):
@@ -106,11 +106,15 @@ class Controller(JobController, HpaController):
     # --- deployments -----------------------------------------------------------
 
     def reconcile_deployment(self, deployment: JSON) -> None:
+        """Deployment -> ReplicaSets -> pods, as the deployment controller does. A paused
+        deployment (``spec.paused``) still scales, but its changed template is not rolled
+        out: no new ReplicaSet until it is resumed (the controller's ``sync`` path)."""
         cluster = self.cluster
         meta = deployment["metadata"]
         namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
         spec = deployment.get("spec") or {}
         replicas = int(spec.get("replicas", 1))
+        paused = bool(spec.get("paused"))
         template = spec.get("template") or {}
         pod_hash = builders.template_hash(template)
         owned = [rs for rs in cluster.items(REPLICASETS, namespace) if owned_by(rs, uid)]
@@ -120,26 +124,38 @@ class Controller(JobController, HpaController):
         )
         key = (namespace, name)
         max_revision = max((_revision(rs) for rs in owned), default=0)
-        if new_rs is None:
+        if new_rs is None and not (paused and owned):
             if key in cluster.side.stall_pending and owned:
                 cluster.side.stalled[key] = (pod_hash, cluster.side.stall_pending.pop(key))
             new_rs = self._create_replicaset(deployment, template, pod_hash, max_revision + 1)
             owned.append(new_rs)
-        elif _revision(new_rs) < max_revision:  # a rollback to an older template
-            new_rs = copy.deepcopy(new_rs)
+        elif new_rs is not None and _revision(new_rs) < max_revision and not paused:
+            new_rs = copy.deepcopy(new_rs)  # a rollback to an older template
             new_rs["metadata"]["annotations"][REVISION] = str(max_revision + 1)
             cluster.store(REPLICASETS, new_rs)
+        current = new_rs or max(owned, key=_revision)
         stalled = cluster.side.stalled.get(key)
         stall_reason = stalled[1] if stalled and stalled[0] == pod_hash else None
         if stalled and stall_reason is None:
             del cluster.side.stalled[key]
-        if not spec.get("paused"):
-            self._scale_replicasets(deployment, new_rs, owned, replicas, stall_reason is not None)
+        self._scale_replicasets(
+            deployment, current, owned, replicas, stall_reason is not None, paused=paused
+        )
+        hold = cluster.side.held.get(key)
         for rs in cluster.items(REPLICASETS, namespace):
             if owned_by(rs, uid):
-                is_new = rs["metadata"]["name"] == new_rs["metadata"]["name"]
-                self._reconcile_replicaset(rs, stall_reason if is_new else None)
-        self._deployment_status(deployment, new_rs["metadata"]["name"], stall_reason)
+                is_new = rs["metadata"]["name"] == current["metadata"]["name"]
+                state = _stall_state(stall_reason if is_new else None)
+                if hold is not None and state == PodState():
+                    state = hold.state
+                self._reconcile_replicaset(rs, state)
+        self._deployment_status(
+            deployment,
+            new_rs["metadata"]["name"] if new_rs else "",
+            stall_reason,
+            paused=paused,
+            deadline_exceeded=hold is not None and hold.deadline_exceeded,
+        )
 
     def _create_replicaset(
         self, deployment: JSON, template: JSON, pod_hash: str, revision: int
@@ -175,11 +191,21 @@ class Controller(JobController, HpaController):
         return created
 
     def _scale_replicasets(
-        self, deployment: JSON, new_rs: JSON, owned: list[JSON], replicas: int, stalled: bool
+        self,
+        deployment: JSON,
+        new_rs: JSON,
+        owned: list[JSON],
+        replicas: int,
+        stalled: bool,
+        *,
+        paused: bool = False,
     ) -> None:
+        """Sizes the ReplicaSets: the new one to ``replicas`` and the old ones to 0 (a
+        stalled rollout keeps the newest old one serving); paused, only the current
+        one is resized (a scale) and the others are left as they are."""
         new_name = new_rs["metadata"]["name"]
-        targets: dict[str, int] = {rs["metadata"]["name"]: 0 for rs in owned}
-        if stalled:
+        targets: dict[str, int] = {} if paused else {rs["metadata"]["name"]: 0 for rs in owned}
+        if stalled and not paused:
             surge = max(1, math.ceil(replicas * 0.25)) if replicas else 0
             targets[new_name] = min(replicas, surge)
             olds = sorted(
@@ -215,14 +241,15 @@ class Controller(JobController, HpaController):
                 component="deployment-controller",
             )
 
-    def _reconcile_replicaset(self, rs: JSON, stall_reason: str | None) -> None:
+    def _reconcile_replicaset(self, rs: JSON, state: PodState) -> None:
+        """Creates or deletes pods to match ``spec.replicas``; new pods come up in
+        ``state``."""
         cluster = self.cluster
         meta = rs["metadata"]
         namespace = meta["namespace"]
         want = int(rs["spec"].get("replicas", 1))
         selector = requirements_from_label_selector(rs["spec"].get("selector"))
         pods = self._replicaset_pods(rs, selector)
-        state = _stall_state(stall_reason)
         while len(pods) < want:
             name = f"{meta['name']}-{cluster.random_suffix()}"
             if cluster.raw(PODS, namespace, name) is not None:
@@ -286,7 +313,13 @@ class Controller(JobController, HpaController):
         self.cluster.store(PODS, released)
 
     def _deployment_status(
-        self, deployment: JSON, new_rs_name: str, stall_reason: str | None
+        self,
+        deployment: JSON,
+        new_rs_name: str,
+        stall_reason: str | None,
+        *,
+        paused: bool = False,
+        deadline_exceeded: bool = False,
     ) -> None:
         cluster = self.cluster
         meta = deployment["metadata"]
@@ -324,13 +357,16 @@ class Controller(JobController, HpaController):
             if value:
                 status[field] = value
         available = ready >= replicas - max_unavailable
-        if stall_reason is not None:
+        complete = updated_pods == replicas == ready and len(pods) == replicas
+        if paused:  # the controller's checkPausedConditions
+            progressing = ("Unknown", "DeploymentPaused", "Deployment is paused")
+        elif stall_reason is not None or (deadline_exceeded and not complete):
             progressing = (
                 "False",
                 "ProgressDeadlineExceeded",
                 f'ReplicaSet "{new_rs_name}" has timed out progressing.',
             )
-        elif updated_pods == replicas == ready and len(pods) == replicas:
+        elif complete:
             progressing = (
                 "True",
                 "NewReplicaSetAvailable",
