@@ -33,6 +33,7 @@ from bot.domain.actions import (
 from bot.domain.approvals import Verdict, judge_approval, may_deny
 from bot.domain.models import ActionRequest, ActionState, Clock, EventKind
 from bot.domain.playbook import Playbook
+from bot.services import remediation
 from bot.services.executors import ActionFailed, Executors
 from bot.services.ports import Directory, Notifier
 
@@ -129,6 +130,7 @@ class ActionService:
 
     async def submit(self, user: str, plan: ActionPlan, channel: str) -> ActionRequest:
         """Stores a planned action as a pending request and posts it for approval."""
+        await remediation.refuse_paused_restarts(self._kube, plan)  # it could not run
         now = self._clock()
         policy = self._playbook.policy(plan.kind)
         incident = await self._store.open_incident_for(self._playbook.name)
