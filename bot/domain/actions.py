@@ -7,7 +7,7 @@ checked against the playbook: only its deployments, only within its bounds.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -23,6 +23,55 @@ from bot.domain.workloads import HpaStatus
 
 class ActionRefused(Refused, ValueError):
     """A request the playbook does not allow; ``str()`` says why."""
+
+
+class DeploymentPaused(ActionRefused):
+    """A restart of a paused Deployment (``spec.paused``), which could not roll out.
+
+    Refused as ``kubectl rollout restart`` refuses it ("can't restart paused
+    deployment (run rollout resume first)", kubectl's ``objectrestarter.go``): the
+    deployment controller does not roll out a paused Deployment's new template.
+    ``why`` goes before the sentence (e.g. why a tune restarts anything).
+    """
+
+    def __init__(self, namespace: str, deployments: Sequence[str], *, why: str = "") -> None:
+        self.namespace = namespace
+        self.deployments = tuple(deployments)
+        one = len(self.deployments) == 1
+        resume = ", ".join(
+            f"`kubectl rollout resume deployment/{name} -n {namespace}`" for name in deployments
+        )
+        super().__init__(
+            f"{why}{_and(f'`{name}`' for name in deployments)} {'is' if one else 'are'} paused, "
+            "and a paused deployment cannot be restarted (kubectl: \"can't restart paused "
+            f'deployment (run rollout resume first)"). Resume {"it" if one else "them"} first '
+            f"with {resume}, then ask again."
+        )
+
+
+def _and(items: Iterable[str]) -> str:
+    names = list(items)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def paused_refusal(
+    kind: ActionKind, namespace: str, restarts: Sequence[str], paused: Sequence[str]
+) -> DeploymentPaused:
+    """The refusal of an action of ``kind`` that restarts ``restarts``, of which
+    ``paused`` are paused; a tune says first why it restarts anything."""
+    why = ""
+    if kind is ActionKind.TUNE:
+        readers = _and(f"`{name}`" for name in restarts)
+        why = f"The new settings take effect only when {readers} restart, but "
+    return DeploymentPaused(namespace, paused, why=why)
+
+
+def refuse_paused(plan: ActionPlan, paused: Sequence[str]) -> None:
+    """Refuses a plan that restarts a paused deployment (a restart, or a tune, which
+    restarts the ConfigMap's readers): :class:`DeploymentPaused` naming them."""
+    if paused and plan.kind in (ActionKind.RESTART, ActionKind.TUNE):
+        restarts = [str(name) for name in plan.params["deployments"]]
+        raise paused_refusal(plan.kind, str(plan.params["namespace"]), restarts, paused)
 
 
 @dataclass(frozen=True)

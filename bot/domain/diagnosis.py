@@ -1,9 +1,11 @@
-"""The runbook's root-cause checks as pure analysis, and their ranking.
+"""The runbook's root-cause checks as pure analysis.
 
 Each analyser turns what was read (pods, logs, usage, nodes, database probe)
-into a :class:`CheckResult` with findings; :func:`rank` orders every finding
-by how likely it explains a backlog. A check that could not run is reported
-as such and never hides the others.
+into a :class:`CheckResult` with findings; :mod:`bot.domain.checks` ranks them
+by how likely each explains a backlog and words them for the channel. A check
+that could not run is reported as such and never hides the others, and a check
+that read no data (no logs, no metrics, no nodes, no database configured) is
+"not checked", saying why and how to make it checkable: never a pass.
 """
 
 from __future__ import annotations
@@ -11,43 +13,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from bot.domain.forecast import QueueForecast
+from bot.domain.checks import CheckResult, Finding
+from bot.domain.checks import format_diagnosis as format_diagnosis  # callers import it here
+from bot.domain.forecast import MIN_SAMPLES, QueueForecast
 from bot.domain.workloads import HpaStatus, NodeInfo, PodInfo, Resources
-
-
-@dataclass(frozen=True)
-class Finding:
-    score: int  # 0..100: how likely this explains the backlog
-    title: str
-    evidence: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    summary: str
-    findings: tuple[Finding, ...] = ()
-    error: str | None = None  # the check did not run (timeout, permission, unreachable)
-
-    @classmethod
-    def failed(cls, name: str, error: str) -> CheckResult:
-        return cls(name=name, summary="", error=error)
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    checks: tuple[CheckResult, ...]
-    causes: tuple[Finding, ...] = field(default=())
-
-
-def rank(checks: Sequence[CheckResult]) -> Diagnosis:
-    causes = sorted(
-        (f for check in checks for f in check.findings), key=lambda f: (-f.score, f.title)
-    )
-    return Diagnosis(checks=tuple(checks), causes=tuple(causes))
-
 
 # ---- worker pods -------------------------------------------------------------
 
@@ -125,8 +96,32 @@ def error_signatures(
     return [(sig, n, examples[sig]) for sig, n in counts.most_common(top)]
 
 
-def analyze_logs(deployment: str, logs: Mapping[str, str], pattern: str) -> CheckResult:
+def _unread_logs(deployment: str, logs: Mapping[str, str], pods: int | None) -> str | None:
+    """Why ``logs`` hold nothing to judge, or None when they do."""
+    if not logs:
+        if pods:
+            return (
+                f"none of the {pods} pod(s) of `{deployment}` is running, so there is no log "
+                "to read; it is read once one runs."
+            )
+        return f"`{deployment}` has no pods, so there is no log to read."
+    if not any(text.strip() for text in logs.values()):
+        return (
+            f"the {len(logs)} running pod(s) of `{deployment}` returned no log lines; the "
+            "workers must log to stdout/stderr for Kubernetes to keep their logs."
+        )
+    return None
+
+
+def analyze_logs(
+    deployment: str, logs: Mapping[str, str], pattern: str, pods: int | None = None
+) -> CheckResult:
+    """Error lines (``pattern``) in the tail of each running pod's log. ``pods`` is how
+    many pods the deployment has (running or not), to say why no log was read."""
     name = f"Error logs of {deployment}"
+    unread = _unread_logs(deployment, logs, pods)
+    if unread:
+        return CheckResult.unchecked(name, unread)
     lines = sum(len(text.splitlines()) for text in logs.values())
     top = error_signatures(logs, pattern)
     total = sum(
@@ -144,9 +139,17 @@ def analyze_logs(deployment: str, logs: Mapping[str, str], pattern: str) -> Chec
 
 
 def analyze_rate_limits(
-    deployment: str, logs: Mapping[str, str], patterns: Iterable[str]
+    deployment: str, logs: Mapping[str, str], patterns: Iterable[str], pods: int | None = None
 ) -> CheckResult:
     name = f"External API rate limits ({deployment})"
+    patterns = tuple(patterns)
+    if not patterns:
+        return CheckResult.unchecked(
+            name, "the playbook lists no `diagnostics.rate_limit_patterns` to look for."
+        )
+    unread = _unread_logs(deployment, logs, pods)
+    if unread:
+        return CheckResult.unchecked(name, unread)
     counts = {
         p: sum(len(re.findall(p, text, re.IGNORECASE)) for text in logs.values()) for p in patterns
     }
@@ -166,30 +169,56 @@ def analyze_rate_limits(
 # ---- resources, HPA, nodes ---------------------------------------------------
 
 
-def analyze_resources(
-    pods: Sequence[PodInfo],
-    usage: Mapping[str, Resources] | None,
-    hpas: Sequence[HpaStatus],
-) -> CheckResult:
-    name = "Resources and autoscaling"
-    findings: list[Finding] = []
-    notes: list[str] = []
-    for hpa in hpas:
-        notes.append(f"HPA {hpa.name}: {hpa.current}/{hpa.desired} (max {hpa.max_replicas})")
-        if hpa.pinned_at_max:
-            findings.append(
-                Finding(
-                    65,
-                    f"HPA `{hpa.name}` is pinned at its maximum ({hpa.max_replicas})",
-                    (f"current {hpa.current}, desired {hpa.desired}",),
-                )
-            )
+def analyze_autoscaling(hpas: Sequence[HpaStatus]) -> CheckResult:
+    """HPAs pinned at their maximum: more load than they may absorb. No HPA is a fact
+    read from the API (replicas are set by hand), not a missing reading."""
+    name = "Autoscaling"
+    if not hpas:
+        return CheckResult(name, "no HorizontalPodAutoscaler: replicas are set by hand")
+    findings = tuple(
+        Finding(
+            65,
+            f"HPA `{hpa.name}` is pinned at its maximum ({hpa.max_replicas})",
+            (f"current {hpa.current}, desired {hpa.desired}",),
+        )
+        for hpa in hpas
+        if hpa.pinned_at_max
+    )
+    notes = [f"HPA {h.name}: {h.current}/{h.desired} (max {h.max_replicas})" for h in hpas]
+    return CheckResult(name, "; ".join(notes), findings)
+
+
+def analyze_usage(pods: Sequence[PodInfo], usage: Mapping[str, Resources] | None) -> CheckResult:
+    """Pods using 90%+ of their CPU or memory limit (metrics.k8s.io, ``kubectl top``).
+    Not checked without metrics, without usage for any worker pod, or when no pod
+    with usage has a limit to compare it with."""
+    name = "Resource usage"
     if usage is None:
-        notes.append("metrics.k8s.io is not available (no metrics-server): usage not checked")
-        return CheckResult(name, "; ".join(notes), tuple(findings))
-    hot = [_near_limit(pod, usage.get(pod.name)) for pod in pods]
-    hot_cpu = [pod.name for pod, (cpu, _) in zip(pods, hot, strict=True) if cpu]
-    hot_mem = [pod.name for pod, (_, mem) in zip(pods, hot, strict=True) if mem]
+        return CheckResult.unchecked(
+            name,
+            "metrics.k8s.io is not available (no metrics-server in the cluster); install "
+            "metrics-server to compare the workers' usage with their limits.",
+        )
+    if not pods:
+        return CheckResult.unchecked(name, "there are no worker pods to read usage for.")
+    measured = [pod for pod in pods if pod.name in usage]
+    if not measured:
+        return CheckResult.unchecked(
+            name,
+            f"metrics-server has no usage for any of the {len(pods)} worker pod(s) yet (it "
+            "reports a pod about a minute after it starts); ask again shortly.",
+        )
+    limited = [pod for pod in measured if _has_limits(pod)]
+    if not limited:
+        return CheckResult.unchecked(
+            name,
+            f"usage was read for {len(measured)} pod(s), but none sets a CPU or memory limit to "
+            "compare it with (set `resources.limits` on the worker containers).",
+        )
+    hot = [_near_limit(pod, usage[pod.name]) for pod in limited]
+    hot_cpu = [pod.name for pod, (cpu, _) in zip(limited, hot, strict=True) if cpu]
+    hot_mem = [pod.name for pod, (_, mem) in zip(limited, hot, strict=True) if mem]
+    findings = []
     if hot_cpu:
         findings.append(
             Finding(55, f"{len(hot_cpu)} pod(s) at 90%+ of their CPU limit", tuple(hot_cpu[:5]))
@@ -198,13 +227,15 @@ def analyze_resources(
         findings.append(
             Finding(60, f"{len(hot_mem)} pod(s) at 90%+ of their memory limit", tuple(hot_mem[:5]))
         )
-    notes.append(f"usage read for {sum(1 for p in pods if p.name in usage)} pod(s)")
-    return CheckResult(name, "; ".join(notes), tuple(findings))
+    summary = f"usage of {len(limited)} of {len(pods)} worker pod(s) compared with their limits"
+    return CheckResult(name, summary, tuple(findings))
 
 
-def _near_limit(pod: PodInfo, used: Resources | None) -> tuple[bool, bool]:
-    if used is None:
-        return False, False
+def _has_limits(pod: PodInfo) -> bool:
+    return any(c.limits.cpu_m or c.limits.memory for c in pod.containers)
+
+
+def _near_limit(pod: PodInfo, used: Resources) -> tuple[bool, bool]:
     cpu_limit = sum(c.limits.cpu_m or 0 for c in pod.containers)
     mem_limit = sum(c.limits.memory or 0 for c in pod.containers)
     cpu = bool(cpu_limit and (used.cpu_m or 0) >= 0.9 * cpu_limit)
@@ -223,6 +254,12 @@ def analyze_nodes(
     Only the workers' requests are summed: reading every pod of the cluster would
     need cluster-wide pod access, which the bot is not given."""
     name = "Nodes"
+    if not nodes:
+        return CheckResult.unchecked(
+            name,
+            "the node list came back empty, so the bot sees no nodes to compare with; "
+            "apply deploy/kubernetes/clusterrole.yaml (list nodes) to the bot's account.",
+        )
     findings = []
     lines = []
     for node in nodes:
@@ -258,7 +295,7 @@ def analyze_nodes(
             )
     if usage is None and nodes:
         lines.append("node usage not checked: metrics.k8s.io is not available")
-    return CheckResult(name, "; ".join(lines) or "no nodes visible", tuple(findings))
+    return CheckResult(name, "; ".join(lines), tuple(findings))
 
 
 def _pct(used: int, total: int | None) -> int:
@@ -268,12 +305,17 @@ def _pct(used: int, total: int | None) -> int:
 # ---- queue trend -------------------------------------------------------------
 
 
-def analyze_trend(forecasts: Sequence[QueueForecast]) -> CheckResult:
+def analyze_trend(forecasts: Sequence[QueueForecast], window_minutes: int = 15) -> CheckResult:
     """A queue that keeps growing is the symptom; with no fault found elsewhere the
     likely cause is plain capacity: arrivals outpace the workers."""
     name = "Queue trend"
     if not forecasts:
-        return CheckResult(name, "not enough samples yet")
+        return CheckResult.unchecked(
+            name,
+            f"fewer than {MIN_SAMPLES} depth samples of any worker queue in the last "
+            f"{window_minutes} minutes, so there is no trend yet; the bot samples the queues "
+            "every few seconds, so ask again in a minute.",
+        )
     findings = tuple(
         Finding(
             40,
@@ -300,10 +342,21 @@ class DatabaseProbe:
     statements_note: str | None = None  # why slow statements could not be read
 
 
-def analyze_database(probe: DatabaseProbe | None) -> CheckResult:
+def analyze_database(probe: DatabaseProbe | None, url_env: str | None = None) -> CheckResult:
+    """``SELECT 1`` and slow statements of the workers' database. ``probe`` None: no
+    database URL, so not checked; ``url_env`` is the variable that would name it
+    (the playbook's ``diagnostics.database_url_env``)."""
     name = "Application database"
     if probe is None:
-        return CheckResult(name, "not configured: no database URL for the workers' database")
+        how = (
+            f"set `{url_env}` (the playbook's `diagnostics.database_url_env`) to its URL"
+            if url_env
+            else "name the variable holding its URL in the playbook's "
+            "`diagnostics.database_url_env` and set it"
+        )
+        return CheckResult.unchecked(
+            name, f"the bot has no URL for the workers' database; {how} to check it."
+        )
     if not probe.reachable:
         return CheckResult(
             name,
@@ -312,7 +365,10 @@ def analyze_database(probe: DatabaseProbe | None) -> CheckResult:
         )
     summary = f"`SELECT 1` answered in {probe.latency_ms:.0f} ms"
     if not probe.statements_available:
-        why = probe.statements_note or "pg_stat_statements is not installed"
+        why = probe.statements_note or (
+            "pg_stat_statements is not installed (add it to shared_preload_libraries and "
+            "`CREATE EXTENSION pg_stat_statements`)"
+        )
         return CheckResult(name, f"{summary}; {why}, slow statements not checked")
     findings = []
     slow = [s for s in probe.slow_statements if s[1] >= 100]
@@ -330,23 +386,3 @@ def analyze_database(probe: DatabaseProbe | None) -> CheckResult:
     return CheckResult(
         name, summary + f"; {len(probe.slow_statements)} statements checked", tuple(findings)
     )
-
-
-def format_diagnosis(diagnosis: Diagnosis, top: int = 5) -> str:
-    """The summary posted in the channel: ranked causes with evidence, then every check."""
-    lines = [":mag: *Diagnosis*"]
-    if diagnosis.causes:
-        lines.append("*Likely causes, most likely first*")
-        for i, cause in enumerate(diagnosis.causes[:top], 1):
-            lines.append(f"{i}. {cause.title}")
-            lines += [f"    • {item}" for item in cause.evidence[:3]]
-    else:
-        lines.append("No likely cause found by the runbook's checks.")
-    lines.append("*Checks*")
-    for check in diagnosis.checks:
-        if check.error:
-            lines.append(f":warning: {check.name}: could not run — {check.error}")
-        else:
-            mark = ":x:" if check.findings else ":white_check_mark:"
-            lines.append(f"{mark} {check.name}: {check.summary}")
-    return "\n".join(lines)

@@ -37,6 +37,7 @@ from bot.domain.approvals import Verdict, judge_approval, may_deny
 from bot.domain.errors import BotError
 from bot.domain.models import ActionRequest, ActionState, Clock, EventKind
 from bot.domain.playbook import Playbook
+from bot.services import remediation
 from bot.services.executors import ActionFailed, Executors
 from bot.services.messages import Messages, request_key
 from bot.services.ports import Directory
@@ -127,6 +128,7 @@ class ActionService:
     async def submit(self, user: str, plan: ActionPlan, channel: str) -> ActionRequest:
         """Stores a planned action as a pending request with its approval message, in one
         transaction: there is never a request without a message on its way, or the reverse."""
+        await remediation.refuse_paused_restarts(self._kube, plan)  # it could not run
         now = self._clock()
         policy = self._playbook.policy(plan.kind)
         async with self._store.transaction() as tx:

@@ -1,7 +1,8 @@
 """``/backlog diagnose``: the runbook's root-cause checks, run concurrently.
 
 Every check has its own timeout; one that fails or times out is reported as
-such in the summary and never hides the others.
+such in the summary and never hides the others. A check that reads no data is
+"not checked" (see :mod:`bot.domain.checks`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncpg
 from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.store import Store
 from bot.domain import diagnosis as dx
+from bot.domain.checks import CheckResult, Diagnosis, rank
 from bot.domain.forecast import forecast_queue
 from bot.domain.models import Clock
 from bot.domain.playbook import Playbook
@@ -36,10 +38,10 @@ class DiagnosisService:
         self._store = store
         self._clock = clock
 
-    async def run(self) -> dx.Diagnosis:
+    async def run(self) -> Diagnosis:
         playbook = self._playbook
         pattern_of = {name: d.log_error_pattern for name, d in playbook.deployments.items()}
-        checks: list[tuple[str, Callable[[], Awaitable[dx.CheckResult]]]] = [
+        checks: list[tuple[str, Callable[[], Awaitable[CheckResult]]]] = [
             ("Queue trend", self._trend),
             ("Worker pods", self._pods),
             *[
@@ -51,15 +53,16 @@ class DiagnosisService:
         if limited:
             checks.append((f"External API rate limits ({limited})", self._rate_check(limited)))
         checks += [
-            ("Resources and autoscaling", self._resources),
+            ("Autoscaling", self._autoscaling),
+            ("Resource usage", self._usage),
             ("Nodes", self._nodes),
             ("Application database", self._database),
         ]
         timeout = playbook.diagnostics.timeout.total_seconds()
         results = await asyncio.gather(*(_guard(name, fn, timeout) for name, fn in checks))
-        return dx.rank(results)
+        return rank(results)
 
-    async def _trend(self) -> dx.CheckResult:
+    async def _trend(self) -> CheckResult:
         now = self._clock()
         samples = await self._store.samples_between(self._playbook.name, now - TREND_WINDOW, now)
         forecasts = [
@@ -68,7 +71,7 @@ class DiagnosisService:
             if queue.deployment
             and (forecast := forecast_queue(samples, queue.name, None)) is not None
         ]
-        return dx.analyze_trend(forecasts)
+        return dx.analyze_trend(forecasts, round(TREND_WINDOW.total_seconds() / 60))
 
     async def _worker_pods(self) -> list[PodInfo]:
         selectors = {d.pod_selector for d in self._playbook.deployments.values()}
@@ -78,47 +81,46 @@ class DiagnosisService:
                 found[pod.name] = pod
         return list(found.values())
 
-    async def _pods(self) -> dx.CheckResult:
+    async def _pods(self) -> CheckResult:
         return dx.analyze_pods(await self._worker_pods())
 
-    async def _deployment_logs(self, deployment: str) -> dict[str, str]:
+    async def _deployment_logs(self, deployment: str) -> tuple[dict[str, str], int]:
+        """The log tail of each running pod (at most ten), and how many pods there are."""
         namespace = self._playbook.namespace
         selector = await self._kube.deployment_selector(namespace, deployment)
-        pods = (await self._kube.pods(namespace, selector))[:_MAX_PODS_FOR_LOGS]
+        pods = await self._kube.pods(namespace, selector)
+        running = [pod.name for pod in pods[:_MAX_PODS_FOR_LOGS] if pod.phase != "Pending"]
         tail = self._playbook.diagnostics.log_tail_lines
         texts = await asyncio.gather(
-            *(
-                self._kube.pod_log(namespace, pod.name, tail)
-                for pod in pods
-                if pod.phase != "Pending"
-            )
+            *(self._kube.pod_log(namespace, name, tail) for name in running)
         )
-        running = [pod.name for pod in pods if pod.phase != "Pending"]
-        return dict(zip(running, texts, strict=True))
+        return dict(zip(running, texts, strict=True)), len(pods)
 
-    def _logs_check(self, deployment: str, pattern: str) -> Callable[[], Awaitable[dx.CheckResult]]:
-        async def check() -> dx.CheckResult:
-            return dx.analyze_logs(deployment, await self._deployment_logs(deployment), pattern)
+    def _logs_check(self, deployment: str, pattern: str) -> Callable[[], Awaitable[CheckResult]]:
+        async def check() -> CheckResult:
+            logs, pods = await self._deployment_logs(deployment)
+            return dx.analyze_logs(deployment, logs, pattern, pods)
 
         return check
 
-    def _rate_check(self, deployment: str) -> Callable[[], Awaitable[dx.CheckResult]]:
-        async def check() -> dx.CheckResult:
-            logs = await self._deployment_logs(deployment)
-            return dx.analyze_rate_limits(
-                deployment, logs, self._playbook.diagnostics.rate_limit_patterns
-            )
+    def _rate_check(self, deployment: str) -> Callable[[], Awaitable[CheckResult]]:
+        async def check() -> CheckResult:
+            logs, pods = await self._deployment_logs(deployment)
+            patterns = self._playbook.diagnostics.rate_limit_patterns
+            return dx.analyze_rate_limits(deployment, logs, patterns, pods)
 
         return check
 
-    async def _resources(self) -> dx.CheckResult:
-        namespace = self._playbook.namespace
-        pods, usage, hpas = await asyncio.gather(
-            self._worker_pods(), self._kube.pod_usage(namespace), self._kube.hpas(namespace)
-        )
-        return dx.analyze_resources(pods, usage, hpas)
+    async def _autoscaling(self) -> CheckResult:
+        return dx.analyze_autoscaling(await self._kube.hpas(self._playbook.namespace))
 
-    async def _nodes(self) -> dx.CheckResult:
+    async def _usage(self) -> CheckResult:
+        pods, usage = await asyncio.gather(
+            self._worker_pods(), self._kube.pod_usage(self._playbook.namespace)
+        )
+        return dx.analyze_usage(pods, usage)
+
+    async def _nodes(self) -> CheckResult:
         nodes, usage = await asyncio.gather(self._kube.nodes(), self._kube.node_usage())
         by_node: dict[str, list[PodInfo]] = {}
         for pod in await self._worker_pods():
@@ -126,16 +128,14 @@ class DiagnosisService:
                 by_node.setdefault(pod.node, []).append(pod)
         return dx.analyze_nodes(nodes, by_node, usage)
 
-    async def _database(self) -> dx.CheckResult:
+    async def _database(self) -> CheckResult:
         variable = self._playbook.diagnostics.database_url_env
         dsn = os.environ.get(variable) if variable else None
         if not dsn:
-            result = dx.analyze_database(None)
-            where = f" (set {variable})" if variable else ""
-            return dx.CheckResult(result.name, result.summary + where)
+            return dx.analyze_database(None, variable)
         timeout = self._playbook.diagnostics.timeout.total_seconds()
         tables = self._playbook.diagnostics.slow_query_tables
-        return dx.analyze_database(await probe_database(dsn, tables, timeout))
+        return dx.analyze_database(await probe_database(dsn, tables, timeout), variable)
 
 
 async def probe_database(
@@ -201,11 +201,11 @@ def _describe(exc: BaseException) -> str:
 
 
 async def _guard(
-    name: str, check: Callable[[], Awaitable[dx.CheckResult]], limit_seconds: float
-) -> dx.CheckResult:
+    name: str, check: Callable[[], Awaitable[CheckResult]], limit_seconds: float
+) -> CheckResult:
     try:
         return await asyncio.wait_for(check(), limit_seconds)
     except TimeoutError:
-        return dx.CheckResult.failed(name, f"timed out after {limit_seconds:g}s")
+        return CheckResult.failed(name, f"timed out after {limit_seconds:g}s")
     except KubeError as exc:
-        return dx.CheckResult.failed(name, str(exc))
+        return CheckResult.failed(name, str(exc))

@@ -77,7 +77,11 @@ class Executors:
 
     async def _execute_scale(self, request: ActionRequest) -> Mapping[str, Any]:
         return await remediation.execute_scale(
-            self._kube, self._playbook, request.params, self._progress_message(request)
+            self._kube,
+            self._playbook,
+            request.params,
+            self._progress_message(request),
+            polling=self._rollout_polling,
         )
 
     async def _execute_requeue(self, request: ActionRequest) -> Mapping[str, Any]:

@@ -14,12 +14,24 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.adapters.kube import KubeClient
-from bot.adapters.kube.follow import Polling, describe_job, follow_job, follow_rollout
-from bot.domain.actions import plan_drain
+from bot.adapters.kube import KubeClient, KubeError
+from bot.adapters.kube.follow import (
+    Polling,
+    describe_job,
+    follow_job,
+    follow_rollout,
+    follow_scale,
+)
+from bot.domain.actions import (
+    ActionPlan,
+    DeploymentPaused,
+    paused_refusal,
+    plan_drain,
+    refuse_paused,
+)
 from bot.domain.errors import BotError
-from bot.domain.playbook import Playbook
-from bot.domain.workloads import JobPhase, RolloutPhase
+from bot.domain.playbook import ActionKind, Playbook
+from bot.domain.workloads import JobPhase, RolloutPhase, RolloutStatus, describe_unready
 
 Progress = Callable[[str], Awaitable[None]]
 
@@ -37,6 +49,30 @@ def _deployment(playbook: Playbook, name: str) -> str:
     return name
 
 
+async def refuse_paused_restarts(kube: KubeClient, plan: ActionPlan) -> None:
+    """Before a restart or a tune is put up for approval: refuses it
+    (:class:`DeploymentPaused`, an ``ActionRefused``) when a deployment it would
+    restart is paused, so nobody approves what cannot run. Other plans pass."""
+    if plan.kind not in (ActionKind.RESTART, ActionKind.TUNE):
+        return
+    namespace = str(plan.params["namespace"])
+    deployments = [str(name) for name in plan.params["deployments"]]
+    refuse_paused(plan, await kube.paused_deployments(namespace, deployments))
+
+
+async def why_not_ready(kube: KubeClient, namespace: str, deployment: str) -> str:
+    """The tail of a failure message naming the deployment's pods that are not Ready
+    and why (" — pods not Ready: ..."); "" when all are Ready. Pods that cannot be
+    read are said so: the failure itself is still reported."""
+    try:
+        selector = await kube.deployment_selector(namespace, deployment)
+        pods = await kube.pods(namespace, selector)
+    except KubeError as exc:
+        return f" (its pods could not be read: {exc})"
+    reasons = describe_unready(pods)
+    return f" — pods not Ready: {reasons}" if reasons else ""
+
+
 async def restart_one(
     kube: KubeClient,
     playbook: Playbook,
@@ -46,16 +82,26 @@ async def restart_one(
     now: datetime,
     polling: Polling = ROLLOUT_POLLING,
 ) -> str:
-    """``kubectl rollout restart`` then ``rollout status``; the final status line."""
-    await kube.rollout_restart(playbook.namespace, deployment, now)
-    status = await follow_rollout(kube, playbook.namespace, deployment, on_progress, polling)
-    if status.phase is RolloutPhase.STUCK:
-        raise ActionFailed(status.describe())
-    if status.phase is RolloutPhase.PROGRESSING:
-        raise ActionFailed(
-            f"{status.describe()} — still not done after {polling.timeout_seconds:.0f}s"
-        )
-    return status.describe()
+    """``kubectl rollout restart`` then ``rollout status``; the final status line.
+
+    A paused deployment is refused before anything is patched (kubectl's "can't
+    restart paused deployment"); a rollout that is stuck, paused meanwhile or not
+    done in time fails with the reasons of the pods that are not Ready."""
+    namespace = playbook.namespace
+    try:
+        await kube.rollout_restart(namespace, deployment, now)
+    except DeploymentPaused as exc:
+        raise ActionFailed(str(exc)) from exc
+    status = await follow_rollout(kube, namespace, deployment, on_progress, polling)
+    if status.phase is RolloutPhase.COMPLETE:
+        return status.describe()
+    late = (
+        f" — still not done after {polling.timeout_seconds:.0f}s"
+        if status.phase is RolloutPhase.PROGRESSING
+        else ""
+    )
+    pods = await why_not_ready(kube, namespace, deployment)
+    raise ActionFailed(f"{status.describe()}{late}{pods}")
 
 
 async def execute_restart(
@@ -96,12 +142,19 @@ async def execute_tune(
         bounds = config.keys.get(key)
         if bounds is None or not value.isdigit() or not bounds.min <= int(value) <= bounds.max:
             raise ActionFailed(f"`{key}={value}` is no longer allowed by the playbook")
+    # Checked before the ConfigMap changes: settings that no restart can apply
+    # would sit there unexplained.
+    readers = config.restart_deployments
+    paused = await kube.paused_deployments(playbook.namespace, readers)
+    if paused:
+        refusal = paused_refusal(ActionKind.TUNE, playbook.namespace, readers, paused)
+        raise ActionFailed(f"Nothing was changed. {refusal}")
     replaced = await kube.patch_configmap(playbook.namespace, config.configmap, changes)
     summary = ", ".join(f"{k}: {old or '(unset)'} → {new}" for k, (old, new) in replaced.items())
     await on_progress(f":gear: ConfigMap `{config.configmap}` updated ({summary})")
     at = now or datetime.now(UTC)
     rollouts = {}
-    for name in config.restart_deployments:
+    for name in readers:
         rollouts[name] = await restart_one(
             kube, playbook, name, on_progress, now=at, polling=polling
         )
@@ -141,28 +194,98 @@ async def execute_drain(
 
 
 async def execute_scale(
-    kube: KubeClient, playbook: Playbook, params: Mapping[str, Any], on_progress: Progress
+    kube: KubeClient,
+    playbook: Playbook,
+    params: Mapping[str, Any],
+    on_progress: Progress,
+    *,
+    polling: Polling = ROLLOUT_POLLING,
 ) -> dict[str, Any]:
-    """``kubectl scale``, or the HPA's bounds when the plan found an HPA in charge.
+    """``kubectl scale``, or the HPA's bounds when the plan found an HPA in charge,
+    then followed until the deployment's pods are Ready (``kubectl rollout status``).
 
-    Both are a single API write, so there is no progress to report."""
+    Fails (:class:`ActionFailed`) when the scale is stuck (progress deadline
+    exceeded) or its pods are not all Ready after ``polling.timeout_seconds``,
+    naming each pod that is not Ready and why (the scheduler's message for a
+    Pending pod, CrashLoopBackOff, ImagePullBackOff ...).
+    """
     deployment = playbook.deployments.get(str(params["deployment"]))
     replicas = int(params["replicas"])
     if deployment is None or not deployment.min_replicas <= replicas <= deployment.max_replicas:
         raise ActionFailed("the request is no longer within the playbook's bounds")
     if "hpa" in params:
-        return await execute_hpa_bounds(kube, playbook, params, on_progress)
-    before, after = await kube.scale(playbook.namespace, str(params["deployment"]), replicas)
-    return {"deployment": params["deployment"], "replicas_before": before, "replicas": after}
+        return await execute_hpa_bounds(kube, playbook, params, on_progress, polling=polling)
+    name = str(params["deployment"])
+    before, after = await kube.scale(playbook.namespace, name, replicas)
+    done = f"`{name}` scaled from {before} to {after} replicas"
+    status = await _follow_scale(kube, playbook, name, on_progress, polling, done)
+    return {
+        "deployment": name,
+        "replicas_before": before,
+        "replicas": after,
+        "ready": status.ready,
+    }
+
+
+async def _follow_scale(
+    kube: KubeClient,
+    playbook: Playbook,
+    name: str,
+    on_progress: Progress,
+    polling: Polling,
+    done: str,
+    *,
+    replicas: Callable[[int], bool] = lambda _: True,
+    waiting_for: str = "",
+) -> RolloutStatus:
+    """Follows a scale that has been made (``done`` says what was changed) to Ready."""
+    namespace = playbook.namespace
+    await on_progress(f":arrows_counterclockwise: {done}; waiting for its pods to be Ready")
+    try:
+        status = await follow_scale(
+            kube,
+            namespace,
+            name,
+            on_progress,
+            polling,
+            replicas=replicas,
+            waiting_for=waiting_for,
+        )
+    except KubeError as exc:
+        raise ActionFailed(f"{done}, but following its pods failed: {exc}") from exc
+    if status.phase is not RolloutPhase.STUCK and status.scaled and replicas(status.desired):
+        return status
+    if status.phase is RolloutPhase.STUCK:
+        pods = await why_not_ready(kube, namespace, name)
+        raise ActionFailed(f"{done}, but {status.describe_scale()}{pods}")
+    if not replicas(status.desired):
+        raise ActionFailed(
+            f"{done}, but after {polling.timeout_seconds:.0f}s `{name}` still runs "
+            f"{status.desired} replicas: the HPA has not scaled it (see `kubectl describe "
+            f"hpa -n {namespace}`)"
+        )
+    pods = await why_not_ready(kube, namespace, name)
+    raise ActionFailed(
+        f"{done}, but only {status.ready} of {status.desired} pods are Ready after "
+        f"{polling.timeout_seconds:.0f}s{pods}"
+    )
 
 
 async def execute_hpa_bounds(
-    kube: KubeClient, playbook: Playbook, params: Mapping[str, Any], on_progress: Progress
+    kube: KubeClient,
+    playbook: Playbook,
+    params: Mapping[str, Any],
+    on_progress: Progress,
+    *,
+    polling: Polling = ROLLOUT_POLLING,
 ) -> dict[str, Any]:
-    """Sets an HPA's minReplicas/maxReplicas.
+    """Sets an HPA's minReplicas/maxReplicas, then follows the deployment until the
+    HPA has brought it within the new bounds and its pods are Ready.
 
     The HPA is looked up again by the deployment it scales, so a stored request
-    can only ever touch the HPA in charge of a playbook deployment.
+    can only ever touch the HPA in charge of a playbook deployment. The HPA
+    controller acts at its next sync (every 15 s by default,
+    ``--horizontal-pod-autoscaler-sync-period``), so the wait includes that.
     """
     name = _deployment(playbook, str(params["deployment"]))
     bounds = playbook.deployments[name]
@@ -179,10 +302,26 @@ async def execute_hpa_bounds(
             f"for `{name}` ({bounds.min_replicas} to {bounds.max_replicas})"
         )
     updated = await kube.set_hpa_bounds(playbook.namespace, hpa.name, low, high)
+    status = await _follow_scale(
+        kube,
+        playbook,
+        name,
+        on_progress,
+        polling,
+        f"HPA `{updated.name}` set to minReplicas {updated.min_replicas}, maxReplicas "
+        f"{updated.max_replicas}",
+        replicas=lambda n: updated.min_replicas <= n <= updated.max_replicas,
+        waiting_for=(
+            f"waiting for HPA `{updated.name}` to scale it to {updated.min_replicas} to "
+            f"{updated.max_replicas} (it acts at its next sync)"
+        ),
+    )
     return {
         "hpa": updated.name,
         "min_replicas": updated.min_replicas,
         "max_replicas": updated.max_replicas,
         "min_before": hpa.min_replicas,
         "max_before": hpa.max_replicas,
+        "replicas": status.desired,
+        "ready": status.ready,
     }

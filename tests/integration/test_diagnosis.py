@@ -13,6 +13,7 @@ import pytest
 
 from bot.adapters.slack.ids import ActionId
 from bot.demo.sandbox import Sandbox
+from bot.domain.checks import CheckState
 from bot.domain.diagnosis import analyze_database
 from bot.services.diagnosis import DiagnosisService, probe_database
 
@@ -91,14 +92,17 @@ async def test_finds_broken_pods_errors_rate_limits_and_pinned_hpa(sandbox, serv
     )
     assert rate.evidence == ("429: 12", "quota: 8", "503: 4")  # both analysis pods
     database = _check(diagnosis, "Application database")
-    assert "not configured" in database.summary and "PHISHNET_DATABASE_URL" in database.summary
+    assert database.state is CheckState.NOT_CHECKED
+    assert "set `PHISHNET_DATABASE_URL`" in database.not_checked
 
 
 async def test_metrics_absent_is_said_plainly_and_usage_checked_when_present(sandbox, service):
     sandbox.kube.metrics_enabled = False
-    resources = _check(await service.run(), "Resources")
-    assert "metrics.k8s.io is not available (no metrics-server): usage not checked" in (
-        resources.summary
+    usage = _check(await service.run(), "Resource usage")
+    assert usage.state is CheckState.NOT_CHECKED
+    assert usage.not_checked == (
+        "metrics.k8s.io is not available (no metrics-server in the cluster); install "
+        "metrics-server to compare the workers' usage with their limits."
     )
     sandbox.kube.metrics_enabled = True
     pods = sandbox.kube.pods_of(NS, "phishnet-worker-email")
@@ -108,6 +112,9 @@ async def test_metrics_absent_is_said_plainly_and_usage_checked_when_present(san
     titles = [c.title for c in diagnosis.causes]
     assert "1 pod(s) at 90%+ of their CPU limit" in titles
     assert "1 pod(s) at 90%+ of their memory limit" in titles
+    assert _check(diagnosis, "Resource usage").summary == (
+        "usage of 1 of 4 worker pod(s) compared with their limits"
+    )
 
 
 async def test_nodes_allocated_against_allocatable(sandbox, service):
@@ -185,7 +192,11 @@ async def test_database_check_through_the_service(
     monkeypatch.setenv("PHISHNET_DATABASE_URL", postgres_server_url)
     ok = _check(await service.run(), "Application database")
     assert "`SELECT 1` answered in" in ok.summary
-    assert "pg_stat_statements is not installed, slow statements not checked" in ok.summary
+    assert ok.state is CheckState.PASSED
+    assert "pg_stat_statements is not installed (add it to shared_preload_libraries and " in (
+        ok.summary
+    )
+    assert ok.summary.endswith("slow statements not checked")
     monkeypatch.setenv("PHISHNET_DATABASE_URL", f"postgresql://x@127.0.0.1:{_closed_port()}/x")
     diagnosis = await service.run()
     assert diagnosis.causes[0].title == "Workers' database is unreachable"
@@ -205,8 +216,8 @@ async def test_a_check_that_fails_or_times_out_hides_nothing(sandbox):
     diagnosis = await asyncio.wait_for(service.run(), 20)
     nodes = _check(diagnosis, "Nodes")
     assert nodes.error and "lacks a Kubernetes permission" in nodes.error
-    resources = _check(diagnosis, "Resources")
-    assert resources.error == "timed out after 1s"
+    autoscaling = _check(diagnosis, "Autoscaling")
+    assert autoscaling.error == "timed out after 1s"
     assert _check(diagnosis, "Worker pods").error is None  # the others still ran
 
 
@@ -238,3 +249,54 @@ async def test_growing_queue_with_healthy_workers_points_at_capacity(sandbox, re
         "(more replicas, or faster workers)"
     ) in answer.text
     assert ":x: Queue trend: `email_processing_queue`: 1,200, growing 240/min" in answer.text
+
+
+async def test_checks_that_read_nothing_say_not_checked_in_the_channel(
+    sandbox, monkeypatch, redis_client
+):
+    # The four fake passes of the past: empty logs, metrics without the workers' usage,
+    # no nodes visible, no database configured. And no depth samples yet.
+    monkeypatch.delenv("PHISHNET_DATABASE_URL", raising=False)
+    sandbox.kube.set_deployment_log(NS, "phishnet-worker-email", "")
+    sandbox.kube.set_deployment_log(NS, "phishnet-worker-analysis", "")
+    sandbox.kube.set_metrics(nodes={})  # metrics-server answers, without these pods yet
+    answer = await sandbox.command("alice", "diagnose")
+    text = answer.text
+    assert (
+        ":grey_question: Error logs of phishnet-worker-email: not checked — the 2 running "
+        "pod(s) of `phishnet-worker-email` returned no log lines; the workers must log to "
+        "stdout/stderr for Kubernetes to keep their logs."
+    ) in text
+    assert (
+        ":grey_question: Resource usage: not checked — metrics-server has no usage for any of "
+        "the 4 worker pod(s) yet"
+    ) in text
+    assert (
+        ":grey_question: Nodes: not checked — the node list came back empty, so the bot sees "
+        "no nodes to compare with; apply deploy/kubernetes/clusterrole.yaml (list nodes) to "
+        "the bot's account."
+    ) in text
+    assert (
+        ":grey_question: Application database: not checked — the bot has no URL for the "
+        "workers' database; set `PHISHNET_DATABASE_URL` (the playbook's "
+        "`diagnostics.database_url_env`) to its URL to check it."
+    ) in text
+    assert ":grey_question: Queue trend: not checked — fewer than 3 depth samples" in text
+    ticked = [line for line in text.splitlines() if line.startswith(":white_check_mark:")]
+    assert ticked == [
+        ":white_check_mark: Worker pods: 4/4 ready, 0 restarts",
+        ":white_check_mark: Autoscaling: no HorizontalPodAutoscaler: replicas are set by hand",
+    ]
+    assert "0 error lines in the last 0 lines" not in text
+    assert "No likely cause found by the 2 check(s) that read data; 7 could not check" in text
+
+
+async def test_logs_of_pods_that_are_not_running_are_not_checked(sandbox, service):
+    for pod in sandbox.kube.pods_of(NS, "phishnet-worker-analysis"):
+        sandbox.kube.set_pod_state(NS, pod["metadata"]["name"], pending_reason="Unschedulable")
+    logs = _check(await service.run(), "Error logs of phishnet-worker-analysis")
+    assert logs.state is CheckState.NOT_CHECKED
+    assert logs.not_checked == (
+        "none of the 2 pod(s) of `phishnet-worker-analysis` is running, so there is no log to "
+        "read; it is read once one runs."
+    )

@@ -296,10 +296,12 @@ async def test_each_drain_is_its_own_job(emulator, kube, playbook):
 async def test_scale_server_errors_are_retried_then_reported(emulator, kube, playbook):
     params = {"deployment": EMAIL, "replicas": 5}
     emulator.fail_next("patch", "deployments/scale", 503)
-    assert await remediation.execute_scale(kube, playbook, params, Progress()) == {
+    polling = FakeTime().polling()
+    assert await remediation.execute_scale(kube, playbook, params, Progress(), polling=polling) == {
         "deployment": EMAIL,
         "replicas_before": 2,
         "replicas": 5,
+        "ready": 5,
     }
     emulator.fail_next("patch", "deployments/scale", 500, times=3)
     with pytest.raises(KubeError) as failed:
@@ -307,6 +309,263 @@ async def test_scale_server_errors_are_retried_then_reported(emulator, kube, pla
     assert str(failed.value).startswith("The Kubernetes API failed (500")
     assert "after retries" in str(failed.value)
     assert emulator.get_deployment(NS, EMAIL)["spec"]["replicas"] == 5
+
+
+class Waits:
+    """Injected as the client's ``sleep``: records each wait instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+
+
+@pytest.fixture
+def waits(kube: KubeClient) -> Waits:
+    recorder = Waits()
+    kube.sleep = recorder
+    return recorder
+
+
+async def test_a_throttled_scale_waits_as_asked_then_goes_through(emulator, kube, playbook, waits):
+    # API priority and fairness sheds the write twice, asking for 3 s, then takes it.
+    emulator.throttle_next("patch", "deployments/scale", times=2, retry_after=3)
+    emulator.clear_requests()
+    result = await remediation.execute_scale(
+        kube,
+        playbook,
+        {"deployment": EMAIL, "replicas": 4},
+        Progress(),
+        polling=FakeTime().polling(),
+    )
+    assert result["replicas"] == 4 and result["ready"] == 4
+    assert waits.seconds == [3, 3]  # Retry-After, not the 0.01 s backoff of 5xx retries
+    patches = [r.code for r in emulator.requests if r.verb == "patch"]
+    assert patches == [429, 429, 200]
+
+
+async def test_throttling_on_reads_is_waited_out_too(emulator, kube, waits):
+    emulator.throttle_next("get", "deployments", times=3)
+    status = await kube.deployment_status(NS, EMAIL)
+    assert status.ready == 2
+    assert waits.seconds == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("times", "retry_after", "message"),
+    [
+        (
+            1,
+            3600,
+            "The Kubernetes API is throttling the bot (429 Too Many Requests) and asked it to "
+            "wait 3600 s, more than the 60 s the bot waits for one call. Try again in a few "
+            "minutes.",
+        ),
+        (
+            3,
+            25,
+            "The Kubernetes API is throttling the bot (429 Too Many Requests) and asked it to "
+            "wait 25 s after 50 s of waiting, more than the 60 s the bot waits for one call. "
+            "Try again in a few minutes.",
+        ),
+        (
+            50,
+            0,
+            "The Kubernetes API is throttling the bot: it answered 429 Too Many Requests 11 "
+            "times in a row (API priority and fairness sheds load this way). Try again in a "
+            "few minutes.",
+        ),
+    ],
+)
+async def test_throttling_beyond_the_bounds_is_said_plainly(
+    emulator, kube, playbook, waits, times, retry_after, message
+):
+    emulator.throttle_next("patch", "deployments/scale", times=times, retry_after=retry_after)
+    with pytest.raises(KubeError) as failed:
+        await remediation.execute_scale(
+            kube, playbook, {"deployment": EMAIL, "replicas": 4}, Progress()
+        )
+    assert str(failed.value) == message
+    assert failed.value.status == 429
+    assert sum(waits.seconds) <= 60
+    assert emulator.get_deployment(NS, EMAIL)["spec"]["replicas"] == 2
+
+
+async def test_scale_is_followed_until_the_new_pods_are_ready(emulator, kube, playbook):
+    progress = Progress()
+    result = await remediation.execute_scale(
+        kube, playbook, {"deployment": EMAIL, "replicas": 4}, progress, polling=FakeTime().polling()
+    )
+    assert result == {"deployment": EMAIL, "replicas_before": 2, "replicas": 4, "ready": 4}
+    assert progress.lines == [
+        f":arrows_counterclockwise: `{EMAIL}` scaled from 2 to 4 replicas; waiting for its pods "
+        "to be Ready",
+        f":arrows_counterclockwise: `{EMAIL}` runs 4 replicas, all ready (4/4 ready)",
+    ]
+
+
+async def test_scale_waits_for_pods_that_become_ready_later(emulator, kube, playbook):
+    emulator.hold_pods(NS, EMAIL, "ImagePullBackOff")
+    fake = FakeTime(lambda n: emulator.release_pods(NS, EMAIL) if n == 3 else None)
+    progress = Progress()
+    result = await remediation.execute_scale(
+        kube, playbook, {"deployment": EMAIL, "replicas": 5}, progress, polling=fake.polling()
+    )
+    assert result["ready"] == 5 and fake.sleeps == 3
+    assert progress.lines[1:] == [
+        f":arrows_counterclockwise: `{EMAIL}` scaling to 5: 2/5 ready",
+        f":arrows_counterclockwise: `{EMAIL}` runs 5 replicas, all ready (5/5 ready)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reason", "why"),
+    [
+        ("Unschedulable", "Pending, not scheduled: 0/3 nodes are available: 3 Insufficient cpu."),
+        ("CrashLoopBackOff", "CrashLoopBackOff (5 restarts, last exit: Error)"),
+        ("ImagePullBackOff", 'ImagePullBackOff: Back-off pulling image "registry.example.com/'),
+        ("OOMKilled", "CrashLoopBackOff (3 restarts, last exit: OOMKilled)"),
+    ],
+)
+async def test_a_scale_whose_pods_never_become_ready_fails_naming_them(
+    emulator, kube, playbook, reason, why
+):
+    emulator.hold_pods(NS, EMAIL, reason)
+    fake = FakeTime()
+    with pytest.raises(ActionFailed) as failed:
+        await remediation.execute_scale(
+            kube, playbook, {"deployment": EMAIL, "replicas": 4}, Progress(), polling=fake.polling()
+        )
+    message = str(failed.value)
+    assert message.startswith(
+        f"`{EMAIL}` scaled from 2 to 4 replicas, but only 2 of 4 pods are Ready after 60s — "
+        "pods not Ready: `"
+    )
+    held = sorted(p["metadata"]["name"] for p in emulator.pods_of(NS, EMAIL) if _unready(p))
+    assert len(held) == 2
+    assert f"pods not Ready: `{held[0]}`, `{held[1]}`: {why}" in message
+    assert fake.now == 60  # the polling timeout, on the injected clock
+
+
+def _unready(pod: dict[str, Any]) -> bool:
+    return not any(
+        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
+    )
+
+
+async def test_a_scale_past_its_progress_deadline_fails_at_once(emulator, kube, playbook):
+    emulator.hold_pods(
+        NS,
+        EMAIL,
+        "Unschedulable",
+        message="0/5 nodes are available: 5 node(s) had untolerated taint {dedicated: batch}.",
+        deadline_exceeded=True,
+    )
+    fake = FakeTime()
+    with pytest.raises(ActionFailed) as failed:
+        await remediation.execute_scale(
+            kube, playbook, {"deployment": EMAIL, "replicas": 3}, Progress(), polling=fake.polling()
+        )
+    message = str(failed.value)
+    assert message.startswith(
+        f"`{EMAIL}` scaled from 2 to 3 replicas, but `{EMAIL}` is stuck scaling to 3: progress "
+        "deadline exceeded (2/3 ready): ReplicaSet"
+    )
+    assert "Pending, not scheduled: 0/5 nodes are available: 5 node(s) had untolerated" in message
+    assert fake.sleeps == 0
+
+
+# ---- paused deployments ------------------------------------------------------------
+
+
+async def test_a_paused_deployment_is_not_restarted(emulator, kube, playbook):
+    emulator.set_paused(NS, EMAIL)
+    emulator.clear_requests()
+    with pytest.raises(ActionFailed) as failed:
+        await remediation.execute_restart(
+            kube, playbook, {"deployments": [EMAIL]}, Progress(), now=AT
+        )
+    assert str(failed.value) == (
+        f"`{EMAIL}` is paused, and a paused deployment cannot be restarted (kubectl: "
+        '"can\'t restart paused deployment (run rollout resume first)"). Resume it first with '
+        f"`kubectl rollout resume deployment/{EMAIL} -n phishnet`, then ask again."
+    )
+    assert [r.verb for r in emulator.requests] == ["get"]  # read, never patched
+    template = emulator.get_deployment(NS, EMAIL)["spec"]["template"]["metadata"]
+    assert RESTARTED_AT not in (template.get("annotations") or {})
+
+
+async def test_a_rollout_paused_while_followed_is_reported(emulator, kube, playbook):
+    # Someone pauses it while its new pods crash-loop: nothing more rolls out, and
+    # the bot says so instead of waiting out its timeout.
+    emulator.hold_pods(NS, EMAIL, "CrashLoopBackOff")
+    fake = FakeTime()
+
+    async def pause_then_wait(seconds: float) -> None:
+        emulator.set_paused(NS, EMAIL)
+        await fake.sleep(seconds)
+
+    polling = Polling(5, 60, sleep=pause_then_wait, monotonic=fake.monotonic)
+    with pytest.raises(ActionFailed) as failed:
+        await remediation.execute_restart(
+            kube, playbook, {"deployments": [EMAIL]}, Progress(), now=AT, polling=polling
+        )
+    assert str(failed.value).startswith(
+        f"`{EMAIL}` is paused: nothing rolls out until it is resumed"
+    )
+    assert fake.sleeps == 1
+
+
+async def test_tune_refuses_before_changing_the_configmap_when_a_reader_is_paused(
+    emulator, kube, playbook
+):
+    emulator.set_paused(NS, ANALYSIS)
+    with pytest.raises(ActionFailed) as failed:
+        await remediation.execute_tune(
+            kube, playbook, {"changes": {"WORKER_CONCURRENCY": "8"}}, Progress(), now=AT
+        )
+    assert str(failed.value).startswith(
+        f"Nothing was changed. The new settings take effect only when `{EMAIL}` and "
+        f"`{ANALYSIS}` restart, but `{ANALYSIS}` is paused, and a paused deployment cannot be "
+        "restarted"
+    )
+    data = emulator.get_object("configmaps", NS, "phishnet-config")["data"]
+    assert data["WORKER_CONCURRENCY"] == "4"
+
+
+@pytest.mark.parametrize(
+    ("text", "paused", "message"),
+    [
+        ("restart phishnet-worker-email", [EMAIL], f"`{EMAIL}` is paused, and a paused"),
+        (
+            "tune phishnet-worker-email WORKER_CONCURRENCY=8",
+            [EMAIL, ANALYSIS],
+            f"The new settings take effect only when `{EMAIL}` and `{ANALYSIS}` restart, but "
+            f"`{EMAIL}` and `{ANALYSIS}` are paused, and a paused deployment cannot be "
+            "restarted",
+        ),
+    ],
+)
+async def test_plans_that_restart_a_paused_deployment_are_refused(
+    emulator, kube, playbook, text, paused, message
+):
+    from bot.domain import commands
+    from bot.domain.actions import DeploymentPaused, plan_restart, plan_tune
+
+    command = commands.parse(text)
+    plan = (
+        plan_restart(playbook, command)
+        if isinstance(command, commands.Restart)
+        else plan_tune(playbook, command, {"WORKER_CONCURRENCY": "4"})
+    )
+    await remediation.refuse_paused_restarts(kube, plan)  # nothing paused yet: passes
+    for name in paused:
+        emulator.set_paused(NS, name)
+    with pytest.raises(DeploymentPaused) as refused:
+        await remediation.refuse_paused_restarts(kube, plan)
+    assert str(refused.value).startswith(message)
+    assert refused.value.deployments == tuple(paused)
 
 
 async def test_a_missing_permission_is_named_with_verb_resource_and_namespace(
@@ -326,14 +585,18 @@ async def test_a_missing_permission_is_named_with_verb_resource_and_namespace(
     assert 'in the namespace "phishnet"' in message
 
 
-async def test_hpa_bounds_are_raised_on_the_hpa_that_manages_the_deployment(
-    emulator, kube, playbook
-):
+async def test_hpa_bounds_are_raised_and_the_deployment_followed_to_ready(emulator, kube, playbook):
+    emulator.enforce_hpa = True  # the HPA controller acts on the new bounds
     emulator.add_hpa(NS, "email-hpa", EMAIL, 2, 10, 2, 2)
     assert await kube.hpa_for(NS, ANALYSIS) is None
     params = {"deployment": EMAIL, "replicas": 6, "hpa": "email-hpa"}
+    progress = Progress()
     result = await remediation.execute_scale(
-        kube, playbook, {**params, "min_replicas": 6, "max_replicas": 12}, Progress()
+        kube,
+        playbook,
+        {**params, "min_replicas": 6, "max_replicas": 12},
+        progress,
+        polling=FakeTime().polling(),
     )
     assert result == {
         "hpa": "email-hpa",
@@ -341,9 +604,37 @@ async def test_hpa_bounds_are_raised_on_the_hpa_that_manages_the_deployment(
         "max_replicas": 12,
         "min_before": 2,
         "max_before": 10,
+        "replicas": 6,
+        "ready": 6,
     }
     spec = emulator.get_object("horizontalpodautoscalers", NS, "email-hpa")["spec"]
     assert (spec["minReplicas"], spec["maxReplicas"]) == (6, 12)
+    assert progress.lines[-1] == (
+        f":arrows_counterclockwise: `{EMAIL}` runs 6 replicas, all ready (6/6 ready)"
+    )
+
+
+async def test_an_hpa_that_never_acts_on_its_new_bounds_is_reported(emulator, kube, playbook):
+    emulator.add_hpa(NS, "email-hpa", EMAIL, 2, 10, 2, 2)  # its controller never syncs
+    progress = Progress()
+    params = {"deployment": EMAIL, "replicas": 6, "hpa": "email-hpa"}
+    with pytest.raises(ActionFailed) as failed:
+        await remediation.execute_scale(
+            kube,
+            playbook,
+            {**params, "min_replicas": 6, "max_replicas": 10},
+            progress,
+            polling=FakeTime().polling(),
+        )
+    assert str(failed.value) == (
+        "HPA `email-hpa` set to minReplicas 6, maxReplicas 10, but after 60s "
+        f"`{EMAIL}` still runs 2 replicas: the HPA has not scaled it (see `kubectl describe "
+        "hpa -n phishnet`)"
+    )
+    assert progress.lines[-1] == (
+        f":arrows_counterclockwise: `{EMAIL}` runs 2 replicas: waiting for HPA `email-hpa` to "
+        "scale it to 6 to 10 (it acts at its next sync)"
+    )
 
 
 async def test_hpa_bounds_only_on_the_hpa_in_charge_and_within_bounds(emulator, kube, playbook):
@@ -372,3 +663,37 @@ async def test_usage_is_none_when_no_metrics_server_answers(emulator, kube):
     emulator.metrics_enabled = False
     assert await kube.node_usage() is None
     assert await kube.pod_usage(NS) is None
+
+
+async def test_quantities_in_every_form_the_api_accepts_are_read(emulator, kube):
+    # parse_quantity from the client itself: decimal and binary suffixes, millis of
+    # anything, exponents. Units stay explicit: millicores and bytes.
+    emulator.add_node("node-big", allocatable={"cpu": "2k", "memory": "1Pi"})
+    emulator.add_node("node-odd", allocatable={"cpu": "1.5", "memory": "12e3"})
+    emulator.add_pod(
+        NS,
+        "odd-limits",
+        labels={"app": "odd"},
+        resources={
+            "requests": {"cpu": "1500000n", "memory": "100m"},
+            "limits": {"cpu": "250m", "memory": "1E"},
+        },
+    )
+    emulator.set_metrics(
+        pods={f"{NS}/odd-limits": {"cpu": "1u", "memory": "64Ki"}},
+        nodes={"node-big": {"cpu": "1", "memory": "2Ei"}},
+    )
+    nodes = {n.name: n.allocatable for n in await kube.nodes()}
+    assert (nodes["node-big"].cpu_m, nodes["node-big"].memory) == (2_000_000, 1024**5)
+    assert (nodes["node-odd"].cpu_m, nodes["node-odd"].memory) == (1500, 12_000)
+    [pod] = await kube.pods(NS, "app=odd")
+    [container] = pod.containers
+    assert (container.requests.cpu_m, container.requests.memory) == (2, 1)  # rounded up
+    assert (container.limits.cpu_m, container.limits.memory) == (250, 10**18)
+    usage = await kube.pod_usage(NS)
+    assert usage is not None and (usage["odd-limits"].cpu_m, usage["odd-limits"].memory) == (
+        1,
+        65536,
+    )
+    node_usage = await kube.node_usage()
+    assert node_usage is not None and node_usage["node-big"].memory == 2 * 1024**6

@@ -49,6 +49,7 @@ async def test_every_kubernetes_call_is_allowed_and_every_grant_used(sandbox, en
     await approve(sandbox, "restart phishnet-worker-analysis", "bob")
     await approve(sandbox, "tune phishnet-worker-email WORKER_CONCURRENCY=8", "bob")
     await approve(sandbox, "drain", "bob", "carol")
+    kube.enforce_hpa = True  # the HPA scales the deployment to its new floor
     kube.add_hpa(NS, "email-hpa", "phishnet-worker-email", 2, 10, 4, 4)
     await approve(sandbox, "scale phishnet-worker-email 6", "bob")
     diagnosis = await sandbox.command("alice", "diagnose")

@@ -11,6 +11,7 @@ from kubernetes.config import load_kube_config
 
 from bot.adapters.slack.ids import ActionId
 from bot.demo.sandbox import Sandbox
+from bot.emulators.slack.render import render_text
 
 NS = "phishnet"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -36,9 +37,11 @@ async def request_and_approve(sandbox: Sandbox, text: str, approver: str = "bob"
 
 
 def thread_text(sandbox: Sandbox) -> str:
-    approval = sandbox.find_message(ActionId.APPROVE.value) or sandbox.channel_messages()[-1]
-    messages = sandbox.slack.thread(approval.channel, approval.ts)
-    return "\n".join(v.text for m in messages for v in m.versions)
+    """Every version of every message in the request's thread, as people saw them
+    (progress edits coalesce: only the versions Slack received are there)."""
+    request = last_request_message(sandbox)
+    messages = sandbox.slack.thread(request.channel, request.ts)
+    return "\n".join(render_text(v.blocks, v.text) for m in messages for v in m.versions)
 
 
 def last_request_message(sandbox: Sandbox):
@@ -160,6 +163,7 @@ async def test_failed_drain_job_is_reported(sandbox):
 
 
 async def test_scale_raises_the_hpa_instead_when_one_manages_the_deployment(sandbox):
+    sandbox.kube.enforce_hpa = True  # the HPA controller acts on its new bounds
     sandbox.kube.add_hpa(NS, "email-hpa", "phishnet-worker-email", 2, 10, 2, 2)
     answer = await sandbox.command("alice", "scale phishnet-worker-email 6")
     assert "Raise HPA `email-hpa` minReplicas 2 → 6" in answer.text
@@ -169,6 +173,86 @@ async def test_scale_raises_the_hpa_instead_when_one_manages_the_deployment(sand
     assert result.text == "Approved; the action succeeded."
     hpa = sandbox.kube.get_object("hpa", NS, "email-hpa")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (6, 10)
+    assert "`phishnet-worker-email` runs 6 replicas, all ready (6/6 ready)" in thread_text(sandbox)
+
+
+async def test_an_approved_scale_waits_out_api_throttling(sandbox):
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    sandbox.runtime.kube.sleep = sleep  # the wait is the client's, injected: no real sleep
+    sandbox.kube.throttle_next("patch", "deployments/scale", times=2, retry_after=2)
+    result = await request_and_approve(sandbox, "scale phishnet-worker-email 5")
+    assert result == "Approved; the action succeeded."
+    assert waits == [2, 2]
+    assert sandbox.kube.get_deployment(NS, "phishnet-worker-email")["spec"]["replicas"] == 5
+    assert "`phishnet-worker-email` runs 5 replicas, all ready (5/5 ready)" in thread_text(sandbox)
+
+
+async def test_throttling_beyond_what_the_bot_waits_is_said_in_the_thread(sandbox):
+    sandbox.kube.throttle_next("patch", "deployments/scale", retry_after=600)
+    result = await request_and_approve(sandbox, "scale phishnet-worker-email 5")
+    assert result == "Approved; the action failed."
+    thread = thread_text(sandbox)
+    assert (
+        ":x: Scale `phishnet-worker-email` from 2 to 5 replicas (namespace `phishnet`) — failed: "
+        "The Kubernetes API is throttling the bot (429 Too Many Requests) and asked it to wait "
+        "600 s, more than the 60 s the bot waits for one call. Try again in a few minutes."
+    ) in thread
+    assert sandbox.kube.get_deployment(NS, "phishnet-worker-email")["spec"]["replicas"] == 2
+
+
+async def test_a_scale_whose_pods_never_become_ready_fails_with_their_reasons(sandbox):
+    sandbox.kube.hold_pods(NS, "phishnet-worker-email", "Unschedulable", deadline_exceeded=True)
+    result = await request_and_approve(sandbox, "scale phishnet-worker-email 4")
+    assert result == "Approved; the action failed."
+    thread = thread_text(sandbox)
+    assert (
+        "— failed: `phishnet-worker-email` scaled from 2 to 4 replicas, but "
+        "`phishnet-worker-email` is stuck scaling to 4: progress deadline exceeded (2/4 ready)"
+    ) in thread
+    assert ": Pending, not scheduled: 0/3 nodes are available: 3 Insufficient cpu." in thread
+    held = [
+        p["metadata"]["name"]
+        for p in sandbox.kube.pods_of(NS, "phishnet-worker-email")
+        if p["status"]["phase"] == "Pending"
+    ]
+    assert len(held) == 2 and all(f"`{name}`" in thread for name in held)
+
+
+async def test_a_paused_deployment_is_refused_before_anyone_approves(sandbox):
+    sandbox.kube.set_paused(NS, "phishnet-worker-email")
+    answer = await sandbox.command("alice", "restart phishnet-worker-email")
+    assert answer.text == (
+        ":no_entry: `phishnet-worker-email` is paused, and a paused deployment cannot be "
+        'restarted (kubectl: "can\'t restart paused deployment (run rollout resume first)"). '
+        "Resume it first with `kubectl rollout resume deployment/phishnet-worker-email -n "
+        "phishnet`, then ask again."
+    )
+    assert sandbox.find_message(ActionId.APPROVE.value) is None  # nothing to approve
+    sandbox.kube.add_configmap(NS, "phishnet-config", {"WORKER_CONCURRENCY": "4"})
+    tune = await sandbox.command("alice", "tune phishnet-worker-email WORKER_CONCURRENCY=8")
+    assert tune.text.startswith(
+        ":no_entry: The new settings take effect only when `phishnet-worker-email` and "
+        "`phishnet-worker-analysis` restart, but `phishnet-worker-email` is paused"
+    )
+    assert sandbox.find_message(ActionId.APPROVE.value) is None
+
+
+async def test_a_deployment_paused_after_approval_is_refused_at_execution(sandbox):
+    answer = await sandbox.command("alice", "restart phishnet-worker-email")
+    assert answer.text.startswith("Approval requested")
+    sandbox.kube.set_paused(NS, "phishnet-worker-email")  # paused while waiting for approval
+    approval = sandbox.find_message(ActionId.APPROVE.value)
+    result = await sandbox.click("bob", approval, ActionId.APPROVE.value)
+    assert result.text == "Approved; the action failed."
+    assert "failed: `phishnet-worker-email` is paused, and a paused deployment cannot be" in (
+        thread_text(sandbox)
+    )
+    template = sandbox.kube.get_deployment(NS, "phishnet-worker-email")["spec"]["template"]
+    assert RESTARTED_AT not in (template["metadata"].get("annotations") or {})
 
 
 async def test_server_errors_are_retried_then_reported(sandbox):
@@ -219,18 +303,20 @@ async def test_slow_api_is_retried_then_reported_as_not_answering(sandbox):
 
 
 async def test_restart_of_a_deployment_missing_from_the_cluster(sandbox):
-    # The cluster lost the deployment after the playbook was written.
+    # The cluster lost the deployment after the playbook was written: the request
+    # itself reads it (is it paused?) and says so; nothing is put up for approval.
     kubeconfig = sandbox.work_dir / "kubeconfig"
     with ApiClient(_configuration(kubeconfig)) as api:
         # The emulator serves on this event loop: a blocking call must run in a thread.
         await asyncio.to_thread(
             AppsV1Api(api).delete_namespaced_deployment, "phishnet-worker-analysis", NS
         )
-    failed = await request_and_approve(sandbox, "restart phishnet-worker-analysis")
-    assert failed == "Approved; the action failed."
-    message = last_request_message(sandbox)
-    thread = [m.text for m in sandbox.slack.thread(message.channel, message.ts)]
-    assert any("Not found in Kubernetes" in t and "phishnet-worker-analysis" in t for t in thread)
+    answer = await sandbox.command("alice", "restart phishnet-worker-analysis")
+    assert answer.text == (
+        ':warning: Not found in Kubernetes: deployments.apps "phishnet-worker-analysis" not '
+        "found. Nothing was changed."
+    )
+    assert sandbox.find_message(ActionId.APPROVE.value) is None
 
 
 async def test_job_conflict_is_reported_not_retried(sandbox):

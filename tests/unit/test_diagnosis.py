@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
+from bot.domain import checks
 from bot.domain import diagnosis as dx
+from bot.domain.checks import CheckState
 from bot.domain.workloads import ContainerInfo, HpaStatus, NodeInfo, PodInfo, Resources
 
 
@@ -43,12 +47,13 @@ def test_healthy_pods_have_no_findings():
 
 
 def test_ranking_orders_by_likelihood_and_failed_checks_are_listed():
-    checks = [
+    results = [
         dx.analyze_pods([pod("a", ready=False, waiting_reason="CrashLoopBackOff", restarts=7)]),
-        dx.analyze_resources([], None, [HpaStatus("h", "d", 1, 3, 3, 3)]),
-        dx.CheckResult.failed("Nodes", "timed out after 10s"),
+        dx.analyze_autoscaling([HpaStatus("h", "d", 1, 3, 3, 3)]),
+        dx.analyze_usage([pod("a")], None),
+        checks.CheckResult.failed("Nodes", "timed out after 10s"),
     ]
-    diagnosis = dx.rank(checks)
+    diagnosis = checks.rank(results)
     assert [c.title for c in diagnosis.causes] == [
         "1 worker pod(s) crash-looping (CrashLoopBackOff)",
         "HPA `h` is pinned at its maximum (3)",
@@ -56,7 +61,7 @@ def test_ranking_orders_by_likelihood_and_failed_checks_are_listed():
     text = dx.format_diagnosis(diagnosis)
     assert "1. 1 worker pod(s) crash-looping (CrashLoopBackOff)" in text
     assert ":warning: Nodes: could not run — timed out after 10s" in text
-    assert "metrics.k8s.io is not available" in text
+    assert ":grey_question: Resource usage: not checked — metrics.k8s.io is not available" in text
 
 
 def test_near_limits_from_usage():
@@ -67,8 +72,107 @@ def test_near_limits_from_usage():
         {},
         (ContainerInfo("w", True, 0, limits=Resources(cpu_m=500, memory=1000)),),
     )
-    result = dx.analyze_resources([hot], {"hot": Resources(cpu_m=460, memory=100)}, [])
+    result = dx.analyze_usage([hot], {"hot": Resources(cpu_m=460, memory=100)})
     assert [f.title for f in result.findings] == ["1 pod(s) at 90%+ of their CPU limit"]
+    assert result.summary == "usage of 1 of 1 worker pod(s) compared with their limits"
+    cool = dx.analyze_usage([hot], {"hot": Resources(cpu_m=100, memory=100)})
+    assert cool.state is CheckState.PASSED
+
+
+LIMITED = PodInfo(
+    "p1", "Running", "n1", {}, (ContainerInfo("w", True, 0, limits=Resources(cpu_m=500)),)
+)
+UNLIMITED = PodInfo("p2", "Running", "n1", {}, (ContainerInfo("w", True, 0),))
+
+
+@pytest.mark.parametrize(
+    ("result", "why"),
+    [
+        (
+            dx.analyze_logs("w", {}, "ERROR", pods=3),
+            "none of the 3 pod(s) of `w` is running, so there is no log to read",
+        ),
+        (dx.analyze_logs("w", {}, "ERROR", pods=0), "`w` has no pods, so there is no log to read"),
+        (
+            dx.analyze_logs("w", {"a": "", "b": "\n"}, "ERROR", pods=2),
+            "the 2 running pod(s) of `w` returned no log lines; the workers must log to "
+            "stdout/stderr",
+        ),
+        (
+            dx.analyze_rate_limits("w", {}, ("429",), pods=1),
+            "none of the 1 pod(s) of `w` is running",
+        ),
+        (
+            dx.analyze_rate_limits("w", {"a": "x"}, ()),
+            "the playbook lists no `diagnostics.rate_limit_patterns`",
+        ),
+        (dx.analyze_usage([LIMITED], None), "install metrics-server"),
+        (dx.analyze_usage([], {}), "there are no worker pods to read usage for"),
+        (
+            dx.analyze_usage([LIMITED, UNLIMITED], {}),
+            "metrics-server has no usage for any of the 2 worker pod(s) yet",
+        ),
+        (
+            dx.analyze_usage([UNLIMITED], {"p2": Resources(cpu_m=900, memory=10)}),
+            "usage was read for 1 pod(s), but none sets a CPU or memory limit",
+        ),
+        (dx.analyze_nodes([], {}, None), "the node list came back empty"),
+        (dx.analyze_trend([]), "fewer than 3 depth samples of any worker queue in the last 15"),
+        (
+            dx.analyze_database(None, "PHISHNET_DATABASE_URL"),
+            "the bot has no URL for the workers' database; set `PHISHNET_DATABASE_URL`",
+        ),
+        (dx.analyze_database(None), "name the variable holding its URL in the playbook's"),
+    ],
+)
+def test_a_check_that_read_no_data_is_not_checked_never_passed(result, why):
+    assert result.state is CheckState.NOT_CHECKED
+    assert why in result.not_checked
+    assert result.findings == ()
+    line = checks.format_check(result)
+    assert line.startswith(f":grey_question: {result.name}: not checked — ")
+    assert ":white_check_mark:" not in line
+
+
+def test_each_state_has_its_own_mark_and_only_a_real_pass_gets_the_tick():
+    passed = dx.analyze_pods([pod("a")])
+    found = dx.analyze_pods([])
+    unchecked = dx.analyze_nodes([], {}, None)
+    failed = checks.CheckResult.failed("Autoscaling", "timed out after 10s")
+    assert [c.state for c in (passed, found, unchecked, failed)] == [
+        CheckState.PASSED,
+        CheckState.FOUND,
+        CheckState.NOT_CHECKED,
+        CheckState.FAILED,
+    ]
+    assert [
+        checks.format_check(c).split(" ", 1)[0] for c in (passed, found, unchecked, failed)
+    ] == [
+        ":white_check_mark:",
+        ":x:",
+        ":grey_question:",
+        ":warning:",
+    ]
+
+
+def test_no_cause_found_is_not_a_clean_bill_when_checks_were_blind():
+    healthy = checks.rank([dx.analyze_pods([pod("a")]), dx.analyze_autoscaling([])])
+    assert "No likely cause found by the runbook's checks." in dx.format_diagnosis(healthy)
+    blind = checks.rank(
+        [dx.analyze_pods([pod("a")]), dx.analyze_nodes([], {}, None), dx.analyze_trend([])]
+    )
+    text = dx.format_diagnosis(blind)
+    assert (
+        "No likely cause found by the 1 check(s) that read data; 2 could not check (below), so "
+        "a cause may still be there."
+    ) in text
+    assert "No likely cause found by the runbook's checks." not in text
+
+
+def test_no_hpa_is_a_fact_not_a_missing_reading():
+    result = dx.analyze_autoscaling([])
+    assert result.state is CheckState.PASSED
+    assert result.summary == "no HorizontalPodAutoscaler: replicas are set by hand"
 
 
 def test_database_probe_findings():
@@ -94,7 +198,7 @@ def test_trend_finding_only_for_growing_queues():
     assert [f.title for f in result.findings] == [
         "`q` grows 120/min: arrivals outpace its workers (more replicas, or faster workers)"
     ]
-    assert dx.analyze_trend([]).summary == "not enough samples yet"
+    assert dx.analyze_trend([]).state is CheckState.NOT_CHECKED
 
 
 def test_oomkilled_and_pending_pods_are_named():

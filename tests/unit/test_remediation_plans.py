@@ -5,10 +5,12 @@ import pytest
 from bot.domain import commands as cmd
 from bot.domain.actions import (
     ActionRefused,
+    DeploymentPaused,
     plan_drain,
     plan_restart,
     plan_scale_via_hpa,
     plan_tune,
+    refuse_paused,
 )
 from bot.domain.workloads import HpaStatus
 
@@ -99,3 +101,38 @@ def test_hpa_plan_explains_why_the_hpa_not_the_deployment(playbook):
         "6 replicas"
     )
     assert "it would undo a manual scale" in plan.details[0]
+
+
+def test_a_restart_of_a_paused_deployment_is_refused_as_kubectl_refuses_it(playbook):
+    plan = plan_restart(playbook, cmd.Restart("phishnet-worker-email"))
+    refuse_paused(plan, [])  # nothing paused: the plan stands
+    with pytest.raises(DeploymentPaused) as refused:
+        refuse_paused(plan, ["phishnet-worker-email"])
+    assert isinstance(refused.value, ActionRefused)
+    assert str(refused.value) == (
+        "`phishnet-worker-email` is paused, and a paused deployment cannot be restarted "
+        '(kubectl: "can\'t restart paused deployment (run rollout resume first)"). Resume it '
+        "first with `kubectl rollout resume deployment/phishnet-worker-email -n phishnet`, then "
+        "ask again."
+    )
+
+
+def test_a_tune_whose_readers_are_paused_is_refused_saying_why_it_restarts(playbook):
+    plan = plan_tune(
+        playbook, cmd.Tune("phishnet-worker-email", (("WORKER_CONCURRENCY", "8"),)), {}
+    )
+    with pytest.raises(DeploymentPaused) as refused:
+        refuse_paused(plan, ["phishnet-worker-email", "phishnet-worker-analysis"])
+    assert str(refused.value) == (
+        "The new settings take effect only when `phishnet-worker-email` and "
+        "`phishnet-worker-analysis` restart, but `phishnet-worker-email` and "
+        "`phishnet-worker-analysis` are paused, and a paused deployment cannot be restarted "
+        '(kubectl: "can\'t restart paused deployment (run rollout resume first)"). Resume them '
+        "first with `kubectl rollout resume deployment/phishnet-worker-email -n phishnet`, "
+        "`kubectl rollout resume deployment/phishnet-worker-analysis -n phishnet`, then ask "
+        "again."
+    )
+
+
+def test_plans_that_restart_nothing_are_never_refused_as_paused(playbook):
+    refuse_paused(plan_drain(playbook, "20261128-090000-abcd"), ["phishnet-worker-email"])

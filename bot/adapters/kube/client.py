@@ -7,15 +7,16 @@ and several clusters can coexist in one process.
 
 Errors: 403 names the missing permission, 404 says what is missing, 409 is
 retried on a fresh read (callers pass the whole read-modify-write), 5xx and
-timeouts are retried with backoff and then reported.
+timeouts are retried with backoff and then reported, and 429 (API priority and
+fairness) is retried after the wait its ``Retry-After`` asks for, within bounds
+(see :mod:`bot.adapters.kube.errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +27,8 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from bot.adapters.kube import convert
-from bot.domain.errors import DependencyError
+from bot.adapters.kube.errors import RETRIABLE, KubeError, Throttle, error_from
+from bot.domain.actions import DeploymentPaused
 from bot.domain.models import DeploymentStatus
 from bot.domain.workloads import (
     HpaStatus,
@@ -37,51 +39,30 @@ from bot.domain.workloads import (
     RolloutStatus,
 )
 
+__all__ = ["KubeClient", "KubeError"]
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_RETRIABLE = {500, 502, 503, 504}
 _REQUEST_TIMEOUT = (5.0, 15.0)  # connect, read (seconds)
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
-class KubeError(DependencyError, RuntimeError):
-    """An API error, worded for the person who asked (never a raw response dump)."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        self.status = status
-        self.reason = reason
-        super().__init__(message)
-
-
-def _error_from(exc: ApiException) -> KubeError:
-    reason = exc.reason or ""
-    message = reason
-    try:
-        body = json.loads(exc.body or "{}")
-        reason = body.get("reason", reason)
-        message = body.get("message", message)
-    except (ValueError, TypeError):
-        pass
-    status = int(exc.status or 0)
-    if status == 403:
-        message = f"The bot lacks a Kubernetes permission: {message}"
-    elif status == 404:
-        message = f"Not found in Kubernetes: {message}"
-    elif status == 409:
-        message = f"Kubernetes refused a conflicting change: {message}"
-    elif status == 422:
-        message = f"Kubernetes rejected the change as invalid: {message}"
-    elif status in _RETRIABLE:
-        message = f"The Kubernetes API failed ({status} {reason}) after retries: {message}"
-    return KubeError(status, reason, message)
-
-
 class KubeClient:
     def __init__(
-        self, api_client: k8s.ApiClient, *, attempts: int = 3, backoff_seconds: float = 0.2
+        self,
+        api_client: k8s.ApiClient,
+        *,
+        attempts: int = 3,
+        backoff_seconds: float = 0.2,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        throttle: Callable[[], Throttle] = Throttle,
     ) -> None:
+        """``sleep`` waits between attempts and for a 429's Retry-After (injectable so
+        tests do not wait); ``throttle`` makes each call's 429 allowance."""
         self._api = api_client
+        self.sleep = sleep
+        self.throttle = throttle
         self._apps = k8s.AppsV1Api(api_client)
         self._core = k8s.CoreV1Api(api_client)
         self._batch = k8s.BatchV1Api(api_client)
@@ -112,28 +93,38 @@ class KubeClient:
     async def _call(self, fn: Callable[[], T], *, conflicts: bool = False) -> T:
         """Runs ``fn`` in a thread with retries.
 
-        ``conflicts=True`` means ``fn`` re-reads before it writes, so a 409 is
-        retried as a whole on fresh data.
+        5xx answers and unanswered requests are retried ``attempts`` times with
+        exponential backoff. A 429 (API priority and fairness) was not executed:
+        it is retried after its ``Retry-After`` without using up an attempt,
+        within the :class:`Throttle` bounds. ``conflicts=True`` means ``fn``
+        re-reads before it writes, so a 409 is retried as a whole on fresh data.
         """
         delay = self._backoff
-        for attempt in range(1, self._attempts + 1):
-            last = attempt == self._attempts
+        failures = 0
+        throttle = self.throttle()
+        while True:
             try:
                 return await asyncio.to_thread(fn)
             except ApiException as exc:
-                retriable = exc.status in _RETRIABLE or (conflicts and exc.status == 409)
-                if not retriable or last:
-                    raise _error_from(exc) from exc
+                if exc.status == 429:
+                    wait = throttle.wait_for(exc, delay)
+                    log.warning("kubernetes api answered 429; retrying in %gs", wait)
+                    await self.sleep(wait)
+                    continue
+                failures += 1
+                retriable = exc.status in RETRIABLE or (conflicts and exc.status == 409)
+                if not retriable or failures >= self._attempts:
+                    raise error_from(exc) from exc
                 log.warning("kubernetes api answered %s; retrying", exc.status)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if last:
+                failures += 1
+                if failures >= self._attempts:
                     raise KubeError(
                         0, "Unavailable", f"The Kubernetes API did not answer: {type(exc).__name__}"
                     ) from exc
                 log.warning("kubernetes api unreachable (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
             delay *= 2
-        raise AssertionError("unreachable")
 
     # ---- deployments -----------------------------------------------------
 
@@ -171,12 +162,32 @@ class KubeClient:
         return before, int(updated.spec.replicas or 0)
 
     async def rollout_restart(self, namespace: str, name: str, at: datetime) -> None:
-        """What ``kubectl rollout restart`` does: stamp the pod template."""
+        """What ``kubectl rollout restart`` does: read the deployment, refuse a paused
+        one (:class:`DeploymentPaused`, as kubectl's "can't restart paused deployment"),
+        else stamp the pod template's ``restartedAt`` annotation."""
+        if await self.paused_deployments(namespace, [name]):
+            raise DeploymentPaused(namespace, [name])
         stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         await self._call(
             lambda: self._apps.patch_namespaced_deployment(
                 name, namespace, body, _request_timeout=self.request_timeout
+            )
+        )
+
+    async def paused_deployments(self, namespace: str, names: Sequence[str]) -> list[str]:
+        """Those of ``names`` whose ``spec.paused`` is set (``kubectl rollout pause``)."""
+        paused = []
+        for name in names:
+            dep = await self._read_deployment(namespace, name)
+            if dep.spec.paused:
+                paused.append(name)
+        return paused
+
+    async def _read_deployment(self, namespace: str, name: str) -> Any:
+        return await self._call(
+            lambda: self._apps.read_namespaced_deployment(
+                name, namespace, _request_timeout=self.request_timeout
             )
         )
 

@@ -1,12 +1,19 @@
 """Client models (and metrics JSON) → the domain's plain values.
 
 The generated models type every field Optional; we read them as ``Any`` here
-and nowhere else.
+and nowhere else. Resource quantities are read with the client's own
+``kubernetes.utils.parse_quantity`` (every suffix the API accepts: ``m``,
+``k``, ``Ki`` ... ``E``, ``Ei``, exponents) and given explicit units here.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
+
+from kubernetes.utils import parse_quantity
 
 from bot.domain.workloads import (
     ContainerInfo,
@@ -18,41 +25,59 @@ from bot.domain.workloads import (
     Resources,
     RolloutPhase,
     RolloutStatus,
-    parse_cpu,
-    parse_memory,
 )
 
 
+def _quantity(value: Any) -> Decimal | None:
+    return None if value in (None, "") else Decimal(parse_quantity(value))
+
+
+def millicores(value: Any) -> int | None:
+    """A CPU quantity ("250m", "2", "2k", "1500000n") → millicores, rounded up as the
+    API's ``Quantity.MilliValue()`` does; None when unset. ValueError if malformed."""
+    amount = _quantity(value)
+    return None if amount is None else math.ceil(amount * 1000)
+
+
+def byte_count(value: Any) -> int | None:
+    """A memory quantity ("512Mi", "1G", "1Pi", "100m") → bytes, rounded up as the
+    API's ``Quantity.Value()`` does (so "100m", a tenth of a byte, is 1); None when
+    unset. ValueError if malformed."""
+    amount = _quantity(value)
+    return None if amount is None else math.ceil(amount)
+
+
 def rollout_status(dep: Any) -> RolloutStatus:
+    """Judged as ``kubectl rollout status`` does (its ``DeploymentStatusViewer``):
+    stuck on ProgressDeadlineExceeded, waiting until the spec is observed, complete
+    when every replica is updated and available and no old pod is left; a paused
+    deployment is said to be paused rather than waited for."""
     spec, status, meta = dep.spec, dep.status, dep.metadata
-    desired = int(spec.replicas if spec.replicas is not None else 1)
-    updated = int(status.updated_replicas or 0)
-    ready = int(status.ready_replicas or 0)
-    available = int(status.available_replicas or 0)
-    total = int(status.replicas or 0)
+    base = RolloutStatus(
+        deployment=str(meta.name),
+        phase=RolloutPhase.PROGRESSING,
+        desired=int(spec.replicas if spec.replicas is not None else 1),
+        updated=int(status.updated_replicas or 0),
+        ready=int(status.ready_replicas or 0),
+        available=int(status.available_replicas or 0),
+        total=int(status.replicas or 0),
+    )
     conditions = {c.type: c for c in (status.conditions or [])}
     progressing = conditions.get("Progressing")
-    name = str(meta.name)
     if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
-        return RolloutStatus(
-            name, RolloutPhase.STUCK, desired, updated, ready, available, progressing.message or ""
-        )
-    observed = (status.observed_generation or 0) >= (meta.generation or 0)
-    if not observed:
-        # The counts still describe the previous template (kubectl: "Waiting for
+        return replace(base, phase=RolloutPhase.STUCK, message=progressing.message or "")
+    if (status.observed_generation or 0) < (meta.generation or 0):
+        # The counts still describe the previous spec (kubectl: "Waiting for
         # deployment spec update to be observed").
-        return RolloutStatus(
-            name,
-            RolloutPhase.PROGRESSING,
-            desired,
-            updated,
-            ready,
-            available,
-            "waiting for the controller to observe the change",
+        return replace(
+            base, message="waiting for the controller to observe the change", observed=False
         )
-    done = updated >= desired and total <= updated and available >= desired
-    phase = RolloutPhase.COMPLETE if done else RolloutPhase.PROGRESSING
-    return RolloutStatus(name, phase, desired, updated, ready, available)
+    desired = base.desired
+    if base.updated >= desired and base.total <= base.updated and base.available >= desired:
+        return replace(base, phase=RolloutPhase.COMPLETE)
+    if spec.paused:
+        return replace(base, phase=RolloutPhase.PAUSED, message="paused")
+    return base
 
 
 def hpa(item: Any) -> HpaStatus:
@@ -87,7 +112,7 @@ def job_status(job: Any) -> JobStatus:
 
 def _resources(values: Any) -> Resources:
     values = values or {}
-    return Resources(cpu_m=parse_cpu(values.get("cpu")), memory=parse_memory(values.get("memory")))
+    return Resources(cpu_m=millicores(values.get("cpu")), memory=byte_count(values.get("memory")))
 
 
 def pod(item: Any) -> PodInfo:
@@ -149,7 +174,7 @@ def node_usage(found: Any) -> dict[str, Resources]:
     for item in found.get("items", []):
         values = item.get("usage", {})
         usage[item["metadata"]["name"]] = Resources(
-            cpu_m=parse_cpu(values.get("cpu")), memory=parse_memory(values.get("memory"))
+            cpu_m=millicores(values.get("cpu")), memory=byte_count(values.get("memory"))
         )
     return usage
 
@@ -160,7 +185,7 @@ def pod_usage(found: Any) -> dict[str, Resources]:
         cpu = memory = 0
         for container in item.get("containers", []):
             values = container.get("usage", {})
-            cpu += parse_cpu(values.get("cpu")) or 0
-            memory += parse_memory(values.get("memory")) or 0
+            cpu += millicores(values.get("cpu")) or 0
+            memory += byte_count(values.get("memory")) or 0
         usage[item["metadata"]["name"]] = Resources(cpu_m=cpu, memory=memory)
     return usage

@@ -36,20 +36,77 @@ async def follow_rollout(
     on_progress: Progress,
     polling: Polling = Polling(),
 ) -> RolloutStatus:
-    """Polls until the rollout is complete or stuck, or ``timeout_seconds`` pass.
+    """Polls until the rollout is complete, stuck or paused, or ``timeout_seconds`` pass.
 
-    Returns the last status read: COMPLETE, STUCK, or still PROGRESSING when it
-    timed out. ``on_progress`` gets a line each time the counts change.
+    Returns the last status read: COMPLETE, STUCK, PAUSED, or still PROGRESSING
+    when it timed out. ``on_progress`` gets a line each time the counts change.
     """
+    return await _follow(
+        kube,
+        namespace,
+        deployment,
+        on_progress,
+        polling,
+        settled=lambda s: s.phase is not RolloutPhase.PROGRESSING,
+        describe=RolloutStatus.describe,
+    )
+
+
+async def follow_scale(
+    kube: KubeClient,
+    namespace: str,
+    deployment: str,
+    on_progress: Progress,
+    polling: Polling = Polling(),
+    *,
+    replicas: Callable[[int], bool] = lambda _: True,
+    waiting_for: str = "",
+) -> RolloutStatus:
+    """Polls after a scale until the deployment's pods are Ready (``kubectl rollout
+    status`` after ``kubectl scale``), the rollout is stuck, or ``timeout_seconds`` pass.
+
+    ``replicas`` says which ``spec.replicas`` counts as the scale having happened
+    (an HPA given new bounds changes it at its next sync; ``waiting_for`` then
+    names what is awaited for the progress line). A paused deployment still
+    scales, so PAUSED is not an end here. Returns the last status read; it has
+    settled when ``status.scaled`` and ``replicas(status.desired)``.
+    """
+
+    def describe(status: RolloutStatus) -> str:
+        if not replicas(status.desired) and status.phase is not RolloutPhase.STUCK:
+            return f"`{status.deployment}` runs {status.desired} replicas: {waiting_for}"
+        return status.describe_scale()
+
+    return await _follow(
+        kube,
+        namespace,
+        deployment,
+        on_progress,
+        polling,
+        settled=lambda s: s.phase is RolloutPhase.STUCK or (s.scaled and replicas(s.desired)),
+        describe=describe,
+    )
+
+
+async def _follow(
+    kube: KubeClient,
+    namespace: str,
+    deployment: str,
+    on_progress: Progress,
+    polling: Polling,
+    *,
+    settled: Callable[[RolloutStatus], bool],
+    describe: Callable[[RolloutStatus], str],
+) -> RolloutStatus:
     deadline = polling.monotonic() + polling.timeout_seconds
     shown = ""
     while True:
         status = await kube.rollout_status(namespace, deployment)
-        line = f":arrows_counterclockwise: {status.describe()}"
+        line = f":arrows_counterclockwise: {describe(status)}"
         if line != shown:
             await on_progress(line)
             shown = line
-        if status.phase is not RolloutPhase.PROGRESSING or polling.monotonic() >= deadline:
+        if settled(status) or polling.monotonic() >= deadline:
             return status
         await polling.sleep(polling.poll_seconds)
 

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ from bot.emulators.kube.selectors import (
     matches_fields,
     matches_labels,
 )
+from bot.emulators.kube.side import SideState
 from bot.emulators.kube.validation import validate
 
 JSON = dict[str, Any]
@@ -60,27 +61,6 @@ class Watcher:
     labels: list[Requirement]
     fields: list[FieldRequirement]
     send: Callable[[str, JSON], None]
-
-
-@dataclass
-class SideState:
-    """State of the emulated cluster that is not an API object."""
-
-    logs: dict[tuple[str, str, str | None, bool], str] = field(default_factory=dict)
-    deployment_logs: dict[tuple[str, str], str] = field(default_factory=dict)
-    pinned_pods: set[tuple[str, str]] = field(default_factory=set)
-    metrics_enabled: bool = True
-    pod_metrics: dict[tuple[str, str], dict[str, dict[str, str]]] = field(default_factory=dict)
-    deployment_metrics: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
-    node_metrics: dict[str, dict[str, str]] = field(default_factory=dict)
-    default_pod_usage: dict[str, str] | None = None
-    stall_pending: dict[tuple[str, str], str] = field(default_factory=dict)
-    stalled: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    hpa_wanted: dict[tuple[str, str], int] = field(default_factory=dict)
-    job_started: dict[str, float] = field(default_factory=dict)
-    fail_jobs: bool = False
-    job_duration: float | None = None
-    enforce_hpa: bool = False
 
 
 class Cluster:

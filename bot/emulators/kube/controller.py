@@ -10,14 +10,15 @@ import math
 from typing import Any
 
 from bot.emulators.kube import builders
+from bot.emulators.kube.autoscaler import HpaController
 from bot.emulators.kube.builders import PodState
-from bot.emulators.kube.cluster import Cluster, monotonic
+from bot.emulators.kube.cluster import Cluster
+from bot.emulators.kube.jobs import JobController
+from bot.emulators.kube.pods import is_ready, owned_by, owner_ref, terminal
 from bot.emulators.kube.resources import (
     DEPLOYMENTS,
-    EVENTS,
     HPAS,
     JOBS,
-    NODES,
     PODS,
     REPLICASETS,
 )
@@ -27,35 +28,11 @@ from bot.emulators.kube.selectors import (
     requirements_from_label_selector,
 )
 
+__all__ = ["HASH_LABEL", "REVISION", "Controller", "is_ready", "owned_by", "owner_ref"]
+
 JSON = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
-
-
-def owned_by(obj: JSON, uid: str) -> bool:
-    return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
-
-
-def owner_ref(owner: JSON, kind: str, api_version: str) -> JSON:
-    return {
-        "apiVersion": api_version,
-        "kind": kind,
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-def is_ready(pod: JSON) -> bool:
-    for condition in (pod.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return bool(condition.get("status") == "True")
-    return False
-
-
-def _terminal(pod: JSON) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
 def _revision(obj: JSON) -> int:
@@ -74,9 +51,9 @@ def _int_or_percent(value: Any, total: int, *, round_up: bool) -> int:
     return 0
 
 
-class Controller:
+class Controller(JobController, HpaController):
     def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
+        super().__init__(cluster)
         self._running = False
 
     # --- entry point ---------------------------------------------------------
@@ -103,7 +80,7 @@ class Controller:
             self.reconcile_deployment(deployment)
         for rs in cluster.items(REPLICASETS):
             if not rs["metadata"].get("ownerReferences"):
-                self._reconcile_replicaset(rs, None)
+                self._reconcile_replicaset(rs, PodState())
         for job in cluster.items(JOBS):
             self.reconcile_job(job)
         for hpa in cluster.items(HPAS):
@@ -126,100 +103,18 @@ class Controller:
                 if refs and not any(ref.get("uid") in owners for ref in refs):
                     cluster.remove(rtype, obj["metadata"]["namespace"], obj["metadata"]["name"])
 
-    # --- pods ------------------------------------------------------------------
-
-    def _pick_node(self) -> tuple[str, str]:
-        cluster = self.cluster
-        nodes = [
-            n
-            for n in cluster.items(NODES)
-            if not (n.get("spec") or {}).get("unschedulable")
-            and any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in (n.get("status") or {}).get("conditions") or []
-            )
-        ]
-        if not nodes:
-            return "emulator-node", "10.0.0.10"
-        counts = {n["metadata"]["name"]: 0 for n in nodes}
-        for pod in cluster.items(PODS):
-            node_name = (pod.get("spec") or {}).get("nodeName")
-            if node_name in counts:
-                counts[node_name] += 1
-        chosen = min(nodes, key=lambda n: (counts[n["metadata"]["name"]], n["metadata"]["name"]))
-        address = next(
-            (
-                a["address"]
-                for a in chosen["status"].get("addresses", [])
-                if a.get("type") == "InternalIP"
-            ),
-            "10.0.0.10",
-        )
-        return chosen["metadata"]["name"], address
-
-    def set_pod_state(self, pod: JSON, state: PodState) -> None:
-        """Give a pod (stored or about to be) a status from ``state``."""
-        spec = pod.setdefault("spec", {})
-        if not state.pending_reason and not spec.get("nodeName"):
-            spec["nodeName"], host_ip = self._pick_node()
-        else:
-            host_ip = self._host_ip(spec.get("nodeName"))
-        pod_ip = (pod.get("status") or {}).get("podIP") or self.cluster.next_ip()
-        builders.apply_pod_state(pod, state, now=self.cluster.now(), host_ip=host_ip, pod_ip=pod_ip)
-
-    def _host_ip(self, node_name: str | None) -> str:
-        node = self.cluster.raw(NODES, None, node_name) if node_name else None
-        if node is not None:
-            for address in node["status"].get("addresses", []):
-                if address.get("type") == "InternalIP":
-                    return str(address["address"])
-        return "10.0.0.10"
-
-    def _give_status(self, pod: JSON) -> None:
-        pod = copy.deepcopy(pod)
-        self.set_pod_state(pod, PodState())
-        self.cluster.store(PODS, pod)
-
-    def create_pod(
-        self,
-        owner: JSON,
-        owner_kind: str,
-        template: JSON,
-        name: str,
-        state: PodState,
-        *,
-        generate_name: str,
-    ) -> JSON:
-        meta = template.get("metadata") or {}
-        pod: JSON = {
-            "metadata": {
-                "name": name,
-                "generateName": generate_name,
-                "namespace": owner["metadata"]["namespace"],
-                "labels": dict(meta.get("labels") or {}),
-                "ownerReferences": [
-                    owner_ref(
-                        owner, owner_kind, "apps/v1" if owner_kind == "ReplicaSet" else "batch/v1"
-                    )
-                ],
-            },
-            "spec": copy.deepcopy(template.get("spec") or {}),
-        }
-        if meta.get("annotations"):
-            pod["metadata"]["annotations"] = dict(meta["annotations"])
-        pod["spec"].setdefault("serviceAccountName", "default")
-        stored = self.cluster.insert(PODS, pod)
-        self.set_pod_state(stored, state)
-        return self.cluster.store(PODS, stored)
-
     # --- deployments -----------------------------------------------------------
 
     def reconcile_deployment(self, deployment: JSON) -> None:
+        """Deployment -> ReplicaSets -> pods, as the deployment controller does. A paused
+        deployment (``spec.paused``) still scales, but its changed template is not rolled
+        out: no new ReplicaSet until it is resumed (the controller's ``sync`` path)."""
         cluster = self.cluster
         meta = deployment["metadata"]
         namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
         spec = deployment.get("spec") or {}
         replicas = int(spec.get("replicas", 1))
+        paused = bool(spec.get("paused"))
         template = spec.get("template") or {}
         pod_hash = builders.template_hash(template)
         owned = [rs for rs in cluster.items(REPLICASETS, namespace) if owned_by(rs, uid)]
@@ -229,26 +124,38 @@ class Controller:
         )
         key = (namespace, name)
         max_revision = max((_revision(rs) for rs in owned), default=0)
-        if new_rs is None:
+        if new_rs is None and not (paused and owned):
             if key in cluster.side.stall_pending and owned:
                 cluster.side.stalled[key] = (pod_hash, cluster.side.stall_pending.pop(key))
             new_rs = self._create_replicaset(deployment, template, pod_hash, max_revision + 1)
             owned.append(new_rs)
-        elif _revision(new_rs) < max_revision:  # a rollback to an older template
-            new_rs = copy.deepcopy(new_rs)
+        elif new_rs is not None and _revision(new_rs) < max_revision and not paused:
+            new_rs = copy.deepcopy(new_rs)  # a rollback to an older template
             new_rs["metadata"]["annotations"][REVISION] = str(max_revision + 1)
             cluster.store(REPLICASETS, new_rs)
+        current = new_rs or max(owned, key=_revision)
         stalled = cluster.side.stalled.get(key)
         stall_reason = stalled[1] if stalled and stalled[0] == pod_hash else None
         if stalled and stall_reason is None:
             del cluster.side.stalled[key]
-        if not spec.get("paused"):
-            self._scale_replicasets(deployment, new_rs, owned, replicas, stall_reason is not None)
+        self._scale_replicasets(
+            deployment, current, owned, replicas, stall_reason is not None, paused=paused
+        )
+        hold = cluster.side.held.get(key)
         for rs in cluster.items(REPLICASETS, namespace):
             if owned_by(rs, uid):
-                is_new = rs["metadata"]["name"] == new_rs["metadata"]["name"]
-                self._reconcile_replicaset(rs, stall_reason if is_new else None)
-        self._deployment_status(deployment, new_rs["metadata"]["name"], stall_reason)
+                is_new = rs["metadata"]["name"] == current["metadata"]["name"]
+                state = _stall_state(stall_reason if is_new else None)
+                if hold is not None and state == PodState():
+                    state = hold.state
+                self._reconcile_replicaset(rs, state)
+        self._deployment_status(
+            deployment,
+            new_rs["metadata"]["name"] if new_rs else "",
+            stall_reason,
+            paused=paused,
+            deadline_exceeded=hold is not None and hold.deadline_exceeded,
+        )
 
     def _create_replicaset(
         self, deployment: JSON, template: JSON, pod_hash: str, revision: int
@@ -284,11 +191,21 @@ class Controller:
         return created
 
     def _scale_replicasets(
-        self, deployment: JSON, new_rs: JSON, owned: list[JSON], replicas: int, stalled: bool
+        self,
+        deployment: JSON,
+        new_rs: JSON,
+        owned: list[JSON],
+        replicas: int,
+        stalled: bool,
+        *,
+        paused: bool = False,
     ) -> None:
+        """Sizes the ReplicaSets: the new one to ``replicas`` and the old ones to 0 (a
+        stalled rollout keeps the newest old one serving); paused, only the current
+        one is resized (a scale) and the others are left as they are."""
         new_name = new_rs["metadata"]["name"]
-        targets: dict[str, int] = {rs["metadata"]["name"]: 0 for rs in owned}
-        if stalled:
+        targets: dict[str, int] = {} if paused else {rs["metadata"]["name"]: 0 for rs in owned}
+        if stalled and not paused:
             surge = max(1, math.ceil(replicas * 0.25)) if replicas else 0
             targets[new_name] = min(replicas, surge)
             olds = sorted(
@@ -324,14 +241,15 @@ class Controller:
                 component="deployment-controller",
             )
 
-    def _reconcile_replicaset(self, rs: JSON, stall_reason: str | None) -> None:
+    def _reconcile_replicaset(self, rs: JSON, state: PodState) -> None:
+        """Creates or deletes pods to match ``spec.replicas``; new pods come up in
+        ``state``."""
         cluster = self.cluster
         meta = rs["metadata"]
         namespace = meta["namespace"]
         want = int(rs["spec"].get("replicas", 1))
         selector = requirements_from_label_selector(rs["spec"].get("selector"))
         pods = self._replicaset_pods(rs, selector)
-        state = _stall_state(stall_reason)
         while len(pods) < want:
             name = f"{meta['name']}-{cluster.random_suffix()}"
             if cluster.raw(PODS, namespace, name) is not None:
@@ -373,7 +291,7 @@ class Controller:
         uid = rs["metadata"]["uid"]
         pods: list[JSON] = []
         for pod in self.cluster.items(PODS, rs["metadata"]["namespace"]):
-            if not owned_by(pod, uid) or _terminal(pod):
+            if not owned_by(pod, uid) or terminal(pod):
                 continue
             if matches_labels(selector, pod["metadata"].get("labels")):
                 pods.append(pod)
@@ -395,7 +313,13 @@ class Controller:
         self.cluster.store(PODS, released)
 
     def _deployment_status(
-        self, deployment: JSON, new_rs_name: str, stall_reason: str | None
+        self,
+        deployment: JSON,
+        new_rs_name: str,
+        stall_reason: str | None,
+        *,
+        paused: bool = False,
+        deadline_exceeded: bool = False,
     ) -> None:
         cluster = self.cluster
         meta = deployment["metadata"]
@@ -412,7 +336,7 @@ class Controller:
             rs_pods = [
                 p
                 for p in cluster.items(PODS, namespace)
-                if owned_by(p, rs["metadata"]["uid"]) and not _terminal(p)
+                if owned_by(p, rs["metadata"]["uid"]) and not terminal(p)
             ]
             pods.extend(rs_pods)
             if rs["metadata"]["name"] == new_rs_name:
@@ -433,13 +357,16 @@ class Controller:
             if value:
                 status[field] = value
         available = ready >= replicas - max_unavailable
-        if stall_reason is not None:
+        complete = updated_pods == replicas == ready and len(pods) == replicas
+        if paused:  # the controller's checkPausedConditions
+            progressing = ("Unknown", "DeploymentPaused", "Deployment is paused")
+        elif stall_reason is not None or (deadline_exceeded and not complete):
             progressing = (
                 "False",
                 "ProgressDeadlineExceeded",
                 f'ReplicaSet "{new_rs_name}" has timed out progressing.',
             )
-        elif updated_pods == replicas == ready and len(pods) == replicas:
+        elif complete:
             progressing = (
                 "True",
                 "NewReplicaSetAvailable",
@@ -489,222 +416,6 @@ class Controller:
             "message": message,
         }
 
-    # --- jobs --------------------------------------------------------------------
-
-    def reconcile_job(self, job: JSON) -> None:
-        cluster = self.cluster
-        meta = job["metadata"]
-        status = job.get("status") or {}
-        if (job.get("spec") or {}).get("suspend") or _job_finished(job):
-            return
-        if not status.get("startTime"):
-            self.start_job(job)
-            return
-        duration = cluster.side.job_duration
-        started = cluster.side.job_started.get(meta["uid"])
-        if duration is not None and started is not None and monotonic() - started >= duration:
-            self.finish_job(job, succeeded=not cluster.side.fail_jobs)
-
-    def start_job(self, job: JSON) -> JSON:
-        cluster = self.cluster
-        meta = job["metadata"]
-        template = (job.get("spec") or {}).get("template") or {}
-        name = f"{meta['name']}-{cluster.random_suffix()}"
-        self.create_pod(job, "Job", template, name, PodState(), generate_name=f"{meta['name']}-")
-        updated = copy.deepcopy(job)
-        updated["status"] = {
-            "startTime": cluster.now(),
-            "active": 1,
-            "ready": 1,
-            "terminating": 0,
-            "uncountedTerminatedPods": {},
-        }
-        cluster.side.job_started[meta["uid"]] = monotonic()
-        return cluster.store(JOBS, updated)
-
-    def finish_job(self, job: JSON, *, succeeded: bool) -> JSON:
-        cluster = self.cluster
-        meta = job["metadata"]
-        if not (job.get("status") or {}).get("startTime"):
-            job = self.start_job(job)
-        now = cluster.now()
-        for pod in cluster.items(PODS, meta["namespace"]):
-            if owned_by(pod, meta["uid"]) and not _terminal(pod):
-                done = copy.deepcopy(pod)
-                phase = "Succeeded" if succeeded else "Failed"
-                self.set_pod_state(
-                    done,
-                    PodState(
-                        phase=phase,
-                        ready=False,
-                        terminated_reason="Completed" if succeeded else "Error",
-                    ),
-                )
-                cluster.store(PODS, done)
-        status: JSON = {
-            "startTime": job["status"]["startTime"],
-            "ready": 0,
-            "terminating": 0,
-            "uncountedTerminatedPods": {},
-        }
-        if succeeded:
-            status["succeeded"] = int((job.get("spec") or {}).get("completions", 1) or 1)
-            status["completionTime"] = now
-            status["conditions"] = [
-                {
-                    "type": "SuccessCriteriaMet",
-                    "status": "True",
-                    "lastProbeTime": now,
-                    "lastTransitionTime": now,
-                    "reason": "CompletionsReached",
-                    "message": "Reached expected number of succeeded pods",
-                },
-                {
-                    "type": "Complete",
-                    "status": "True",
-                    "lastProbeTime": now,
-                    "lastTransitionTime": now,
-                    "reason": "CompletionsReached",
-                    "message": "Reached expected number of succeeded pods",
-                },
-            ]
-        else:
-            status["failed"] = int((job.get("spec") or {}).get("backoffLimit", 6)) + 1
-            status["conditions"] = [
-                {
-                    "type": "FailureTarget",
-                    "status": "True",
-                    "lastProbeTime": now,
-                    "lastTransitionTime": now,
-                    "reason": "BackoffLimitExceeded",
-                    "message": "Job has reached the specified backoff limit",
-                },
-                {
-                    "type": "Failed",
-                    "status": "True",
-                    "lastProbeTime": now,
-                    "lastTransitionTime": now,
-                    "reason": "BackoffLimitExceeded",
-                    "message": "Job has reached the specified backoff limit",
-                },
-            ]
-        updated = copy.deepcopy(cluster.raw(JOBS, meta["namespace"], meta["name"]) or job)
-        updated["status"] = status
-        self.emit(
-            updated,
-            "Completed" if succeeded else "BackoffLimitExceeded",
-            "Job completed" if succeeded else "Job has reached the specified backoff limit",
-            component="job-controller",
-            warning=not succeeded,
-        )
-        return cluster.store(JOBS, updated)
-
-    # --- HPAs ---------------------------------------------------------------------
-
-    def _reconcile_hpa(self, hpa: JSON) -> None:
-        cluster = self.cluster
-        meta = hpa["metadata"]
-        namespace = meta["namespace"]
-        spec = hpa.get("spec") or {}
-        status = copy.deepcopy(hpa.get("status") or {})
-        minimum = int(spec.get("minReplicas", 1))
-        maximum = int(spec.get("maxReplicas", minimum))
-        target_ref = spec.get("scaleTargetRef") or {}
-        target = (
-            cluster.raw(DEPLOYMENTS, namespace, str(target_ref.get("name", "")))
-            if target_ref.get("kind") == "Deployment"
-            else None
-        )
-        key = (namespace, meta["name"])
-        if target is not None:
-            status["currentReplicas"] = int((target.get("status") or {}).get("replicas", 0))
-        current = int(status.get("currentReplicas", 0))
-        wanted = cluster.side.hpa_wanted.get(key, int(status.get("desiredReplicas", current)))
-        desired = min(max(wanted, minimum), maximum)
-        status["desiredReplicas"] = desired
-        if target is not None and cluster.side.enforce_hpa:
-            target_replicas = int(target["spec"].get("replicas", 1))
-            if target_replicas != desired:
-                scaled = copy.deepcopy(target)
-                scaled["spec"]["replicas"] = desired
-                scaled["metadata"]["generation"] = int(target["metadata"].get("generation", 1)) + 1
-                cluster.store(DEPLOYMENTS, scaled)
-                status["lastScaleTime"] = cluster.now()
-                self.emit(
-                    hpa,
-                    "SuccessfulRescale",
-                    f"New size: {desired}; reason: All metrics below target"
-                    if desired < target_replicas
-                    else f"New size: {desired}; reason: cpu resource utilization (percentage "
-                    "of request) above target",
-                    component="horizontal-pod-autoscaler",
-                )
-        if wanted > maximum:
-            limited = (
-                "True",
-                "TooManyReplicas",
-                "the desired replica count is more than the maximum replica count",
-            )
-        elif wanted < minimum:
-            limited = (
-                "True",
-                "TooFewReplicas",
-                "the desired replica count is less than the minimum replica count",
-            )
-        else:
-            limited = (
-                "False",
-                "DesiredWithinRange",
-                "the desired count is within the acceptable range",
-            )
-        conditions = [
-            c for c in status.get("conditions") or [] if c.get("type") != "ScalingLimited"
-        ]
-        old = next(
-            (c for c in status.get("conditions") or [] if c.get("type") == "ScalingLimited"), None
-        )
-        if old and (old.get("status"), old.get("reason")) == limited[:2]:
-            conditions.append(old)
-        else:
-            conditions.append(
-                {
-                    "type": "ScalingLimited",
-                    "status": limited[0],
-                    "lastTransitionTime": cluster.now(),
-                    "reason": limited[1],
-                    "message": limited[2],
-                }
-            )
-        status["conditions"] = conditions
-        if status != hpa.get("status"):
-            updated = copy.deepcopy(hpa)
-            updated["status"] = status
-            cluster.store(HPAS, updated)
-
-    # --- events ---------------------------------------------------------------------
-
-    def emit(
-        self, involved: JSON, reason: str, message: str, *, component: str, warning: bool = False
-    ) -> JSON:
-        cluster = self.cluster
-        namespace = involved["metadata"].get("namespace") or "default"
-        cluster.ensure_namespace(namespace)
-        involved_with_kind = dict(involved)
-        obj = builders.event(
-            namespace,
-            involved=involved_with_kind,
-            reason=reason,
-            message=message,
-            event_type="Warning" if warning else "Normal",
-            component=component,
-            count=1,
-            now=cluster.now(),
-            suffix=builders.stable_hex(
-                str(cluster.resource_version), cluster.random_suffix(), length=16
-            ),
-        )
-        return cluster.insert(EVENTS, obj)
-
 
 def _stall_state(reason: str | None) -> PodState:
     if reason is None:
@@ -712,13 +423,6 @@ def _stall_state(reason: str | None) -> PodState:
     if reason in builders.PENDING_WAIT_REASONS:
         return PodState(waiting_reason=reason)
     return PodState(waiting_reason=reason, restart_count=5, terminated_reason="Error")
-
-
-def _job_finished(job: JSON) -> bool:
-    return any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        for c in (job.get("status") or {}).get("conditions") or []
-    )
 
 
 def _invert(timestamp: str) -> str:

@@ -15,24 +15,21 @@ import yaml
 from aiohttp import web
 
 from bot.emulators.kube.cluster import Cluster, utc_now
-from bot.emulators.kube.controller import HASH_LABEL, Controller, owned_by
+from bot.emulators.kube.controller import Controller
 from bot.emulators.kube.gate import Fault, Gate
 from bot.emulators.kube.rbac import PolicyRule, RequestRecord
 from bot.emulators.kube.resources import (
-    DEPLOYMENTS,
     JOBS,
-    PODS,
-    REPLICASETS,
 )
-from bot.emulators.kube.seeding import SeedingMixin
 from bot.emulators.kube.server import ApiServer
+from bot.emulators.kube.troubles import TroubleMixin
 
 JSON = dict[str, Any]
 DEFAULT_USER = "system:serviceaccount:default:backlog-bot"
 _UNSET: Any = object()
 
 
-class KubeEmulator(SeedingMixin):
+class KubeEmulator(TroubleMixin):
     """A Kubernetes API server emulator (aiohttp, loopback) with a tiny controller.
 
     Run it on the current event loop (``await start()`` / ``await stop()``, or
@@ -259,8 +256,8 @@ class KubeEmulator(SeedingMixin):
         """Answer the next ``times`` matching requests with an error ``status``.
         ``verb``: a Kubernetes verb (``patch``), an HTTP method in capitals (``PATCH``)
         or ``*``; ``resource``: ``deployments``, ``deployments/scale``, ``pods/log``, ``*``.
-        A 429 carries ``Retry-After: 1`` like the API server's (urllib3 then retries it by
-        itself, as it does a read timeout); ``retry_after`` sets the header on any status."""
+        A 429 is answered as API priority and fairness answers it (see ``throttle_next``);
+        ``retry_after`` sets the ``Retry-After`` header (seconds) on any status."""
         with self.gate.lock:
             self.gate.faults.append(
                 Fault(
@@ -274,6 +271,30 @@ class KubeEmulator(SeedingMixin):
                     name=name,
                 )
             )
+
+    def throttle_next(
+        self,
+        verb: str,
+        resource: str,
+        times: int = 1,
+        *,
+        retry_after: int = 1,
+        namespace: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching requests (same matching as ``fail_next``)
+        as API priority and fairness does when it sheds load: 429 Too Many Requests, a
+        ``Status`` with reason TooManyRequests and ``details.retryAfterSeconds``, and
+        ``Retry-After: <retry_after>``. The request is not executed."""
+        self.fail_next(
+            verb,
+            resource,
+            429,
+            times,
+            retry_after=retry_after,
+            namespace=namespace,
+            name=name,
+        )
 
     def delay_next(
         self,
@@ -327,27 +348,6 @@ class KubeEmulator(SeedingMixin):
     @enforce_hpa.setter
     def enforce_hpa(self, value: bool) -> None:
         self.cluster.side.enforce_hpa = value
-
-    def stall_rollout(self, namespace: str, name: str, *, reason: str = "CrashLoopBackOff") -> None:
-        """The deployment's next rollout (new pod template) never becomes available: new
-        pods fail with ``reason`` and the deployment reports Progressing=False
-        ProgressDeadlineExceeded while the old pods keep serving."""
-        with self.cluster.lock:
-            self.cluster.get(DEPLOYMENTS, namespace, name)
-            self.cluster.side.stall_pending[(namespace, name)] = reason
-
-    def release_rollout(self, namespace: str, name: str) -> None:
-        """Let a stalled rollout finish."""
-        with self.cluster.lock:
-            self.cluster.side.stall_pending.pop((namespace, name), None)
-            stalled = self.cluster.side.stalled.pop((namespace, name), None)
-            if stalled is not None:
-                for rs in self.cluster.items(REPLICASETS, namespace):
-                    if rs["metadata"].get("labels", {}).get(HASH_LABEL) == stalled[0]:
-                        for pod in self.cluster.items(PODS, namespace):
-                            if owned_by(pod, rs["metadata"]["uid"]):
-                                self.cluster.remove(PODS, namespace, pod["metadata"]["name"])
-        self._after_seed()
 
     def complete_job(self, namespace: str, name: str, *, succeeded: bool = True) -> JSON:
         with self.cluster.lock:

@@ -197,21 +197,41 @@ def unauthorized() -> ApiError:
     return ApiError(401, "Unauthorized")
 
 
+def too_many_requests(retry_after: int, message: str | None = None) -> ApiError:
+    """The answer of API priority and fairness shedding load: a ``Status`` with reason
+    TooManyRequests and ``details.retryAfterSeconds``, and the ``Retry-After`` header
+    (``apierrors.NewTooManyRequests``; the API server's error writer copies
+    retryAfterSeconds into the header)."""
+    return ApiError(
+        429,
+        message or "Too many requests, please try again later.",
+        details={"retryAfterSeconds": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def injected(
-    code: int, message: str | None, *, group: str, resource: str, name: str | None
+    code: int,
+    message: str | None,
+    *,
+    group: str,
+    resource: str,
+    name: str | None,
+    retry_after: int | None = None,
 ) -> ApiError:
-    """An error chosen by a test with ``fail_next``."""
+    """An error chosen by a test with ``fail_next``; ``retry_after`` sets the
+    ``Retry-After`` header (a 429 always has one: 1 s unless given)."""
     default = {
         400: "injected bad request",
         403: "",
         404: "",
         409: "",
-        429: "Too many requests, please try again later.",
         500: "Internal error occurred: injected fault",
         503: "the server is currently unable to handle the request",
         504: "Timeout: request did not complete within the allowed duration",
     }
-    headers = {"Retry-After": "1"} if code == 429 else {}
+    if code == 429:
+        return too_many_requests(1 if retry_after is None else retry_after, message)
     if code == 409 and message is None:
         error = conflict(group, resource, name or "")
     elif code == 404 and message is None:
@@ -224,5 +244,6 @@ def injected(
         )
     else:
         error = ApiError(code, message or default.get(code, f"injected fault ({code})"))
-    error.headers.update(headers)
+    if retry_after is not None:
+        error.headers["Retry-After"] = str(retry_after)
     return error

@@ -109,6 +109,7 @@ class Gate:
             group=record.api_group,
             resource=record.resource,
             name=record.name,
+            retry_after=fault.retry_after,
         )
 
     def authorize(self, record: RequestRecord) -> None:
