@@ -243,11 +243,17 @@ class Escalation(_Model):
 
 
 class Capacity(_Model):
-    """The runbook's capacity model (its ``QueuePredictor.recommend_scaling``)."""
+    """The runbook's capacity model (its ``QueuePredictor.recommend_scaling``): jobs one
+    worker clears per minute, how soon a backlog must be cleared, the fewest workers,
+    and how much recent depth the trend reads (raw samples are kept 48 h); see
+    :mod:`bot.domain.capacity`."""
 
     jobs_per_worker_minute: int = Field(default=50, ge=1)
-    drain_within: Duration = timedelta(minutes=10)
+    drain_within: Duration = Field(default=timedelta(minutes=10), ge=timedelta(minutes=1))
     min_workers: int = Field(default=2, ge=1)
+    trend_window: Duration = Field(
+        default=timedelta(minutes=15), ge=timedelta(minutes=2), le=timedelta(hours=48)
+    )
 
 
 class Diagnostics(_Model):
@@ -380,6 +386,7 @@ def cross_check(playbook: Playbook) -> list[PlaybookProblem]:
                     reason=f"'{name}' is not listed under deployments",
                 )
             )
+    problems += _check_capacity(playbook)
     problems += _check_roles(playbook)
     missing = [kind.value for kind in ActionKind if kind not in playbook.actions]
     if missing:
@@ -387,6 +394,20 @@ def cross_check(playbook: Playbook) -> list[PlaybookProblem]:
             PlaybookProblem(field="actions", reason=f"no approval policy for: {', '.join(missing)}")
         )
     return problems
+
+
+def _check_capacity(playbook: Playbook) -> list[PlaybookProblem]:
+    """The capacity model's floor must fit under every worker deployment's maximum,
+    or it would have no worker count to recommend."""
+    floor = playbook.capacity.min_workers
+    return [
+        PlaybookProblem(
+            field="capacity.min_workers",
+            reason=f"{floor} is above deployments.{name}.max_replicas ({spec.max_replicas})",
+        )
+        for name, spec in playbook.deployments.items()
+        if any(q.deployment == name for q in playbook.queues) and floor > spec.max_replicas
+    ]
 
 
 def _check_roles(playbook: Playbook) -> list[PlaybookProblem]:

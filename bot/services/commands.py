@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 import redis.asyncio as aioredis
 
@@ -18,11 +17,12 @@ from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.depths import queue_depths
 from bot.adapters.slack.fit import INLINE_LIMIT, shorten
 from bot.adapters.store import Store
+from bot.adapters.store.history import hourly_depths
 from bot.domain import commands as cmd
 from bot.domain.diagnosis import format_diagnosis
 from bot.domain.errors import BotError, DependencyError
-from bot.domain.forecast import forecast_queue, recommend_workers
 from bot.domain.models import ActionRequest, Clock, DeploymentStatus, EventKind
+from bot.domain.outlook import build_outlooks, render_outlooks
 from bot.domain.playbook import Playbook
 from bot.domain.report import classify_note, format_duration
 from bot.services.actions import ActionService
@@ -30,10 +30,9 @@ from bot.services.diagnosis import DiagnosisService
 from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService, NoOpenIncident
 from bot.services.messages import Messages
+from bot.services.monitor import HOURLY_SAMPLES_FOR
 
 log = logging.getLogger(__name__)
-
-FORECAST_WINDOW = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -181,33 +180,35 @@ class CommandRouter:
         return text
 
     async def _forecast(self) -> str:
+        """Each queue now and over the next 24 h, with worker and HPA numbers, all from
+        the playbook's capacity model (bot/domain/capacity.py, outlook.py)."""
         now = self._clock()
-        samples = await self._store.samples_between(self._playbook.name, now - FORECAST_WINDOW, now)
-        thresholds = {r.queue: r.threshold for r in self._playbook.rules if r.threshold}
-        lines = [f"*Forecast* (trend of the last {format_duration(FORECAST_WINDOW)} of samples)"]
-        capacity = self._playbook.capacity
-        for queue in self._playbook.queues:
-            forecast = forecast_queue(samples, queue.name, thresholds.get(queue.name))
-            if forecast is None:
-                lines.append(f"• `{queue.name}`: not enough samples yet")
-                continue
-            line = f"• {forecast.describe()}"
-            if queue.deployment:
-                workers = recommend_workers(
-                    forecast,
-                    jobs_per_worker_minute=capacity.jobs_per_worker_minute,
-                    drain_within=capacity.drain_within,
-                    min_workers=capacity.min_workers,
-                    max_workers=self._playbook.deployments[queue.deployment].max_replicas,
-                )
-                line += f"; `{queue.deployment}` needs about {workers} workers"
-            lines.append(line)
-        lines.append(
-            f"_Workers: {capacity.jobs_per_worker_minute} jobs per worker-minute, clearing the "
-            f"backlog within {format_duration(capacity.drain_within)} (the playbook's capacity "
-            "model)._"
+        playbook = self._playbook
+        recent = await self._store.samples_between(
+            playbook.name, now - playbook.capacity.trend_window, now
         )
-        return "\n".join(lines)
+        history = await hourly_depths(self._store, playbook.name, now - HOURLY_SAMPLES_FOR, now)
+        ready, notes = await self._ready_workers()
+        outlooks = build_outlooks(playbook, recent, history, ready, now)
+        return render_outlooks(outlooks, playbook, notes=notes)
+
+    async def _ready_workers(self) -> tuple[dict[str, int | None], list[str]]:
+        """Ready replicas of each deployment a queue names (None: unknown), and a line
+        for each one that could not be read."""
+        names = sorted({q.deployment for q in self._playbook.queues if q.deployment})
+        statuses = await asyncio.gather(
+            *(self._kube.deployment_status(self._playbook.namespace, name) for name in names),
+            return_exceptions=True,
+        )
+        ready: dict[str, int | None] = {}
+        notes = []
+        for name, status in zip(names, statuses, strict=True):
+            if isinstance(status, DeploymentStatus):
+                ready[name] = status.ready
+                continue
+            ready[name] = None
+            notes.append(f"`{name}`: ready workers unknown ({_unreadable(name, status)})")
+        return ready, notes
 
     async def _status(self) -> str:
         depths = await queue_depths(self._redis, self._playbook.queue_names)
@@ -250,3 +251,12 @@ def _deployment_line(name: str, status: DeploymentStatus | BaseException) -> str
         log.warning("deployment status failed", extra={"deployment": name, "error": repr(status)})
         return f"• `{name}`: unknown ({type(status).__name__})"
     return f"• `{name}`: {status.ready}/{status.desired} ready"
+
+
+def _unreadable(name: str, error: BaseException) -> str:
+    """Why a deployment's status could not be read, in words for Slack (a Kubernetes
+    error's own sentence; anything else is logged and named by type only)."""
+    if isinstance(error, KubeError):
+        return str(error)
+    log.warning("deployment status failed", extra={"deployment": name, "error": repr(error)})
+    return type(error).__name__

@@ -75,12 +75,14 @@ async def test_forecast_command_from_stored_samples(sandbox, redis_client, clock
         await sandbox.runtime.monitor.tick()
         clock.advance(timedelta(minutes=1))
     answer = await sandbox.command("alice", "forecast")
-    assert "*Forecast*" in answer.text
+    assert "*Forecast: now*" in answer.text
+    # +100/min with the sandbox's 2 workers: 200 arriving; (200 + 500 / 10) / 50 = 5.
     assert (
-        "`email_processing_queue`: 500, growing 100/min → above 1,000 in ~5m; "
-        "`phishnet-worker-email` needs about 3 workers"
+        "• `email_processing_queue` → *5* `phishnet-worker-email` workers: 500 waiting, "
+        "growing 100/min with 2 workers ready → about 200 arrivals/min; at 50 jobs per "
+        "worker-minute, clearing the backlog within 10m needs 5 workers (bounds 2 to 20); "
+        "above 1,000 in ~5m"
     ) in answer.text
-    assert "50 jobs per worker-minute, clearing the backlog within 10m" in answer.text
     assert "`notification_queue`: 0, flat" in answer.text
 
 

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
-from bot.domain.forecast import forecast_queue
+import pytest
+
+from bot.domain.forecast import drain_time, forecast_queue, time_to_breach
 from bot.domain.models import QueueSample
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -17,6 +20,17 @@ def test_growing_queue_crosses_its_threshold():
     assert forecast.per_minute == 100
     assert forecast.crosses_threshold_in == timedelta(minutes=3)
     assert forecast.describe() == "`q`: 700, growing 100/min → above 1,000 in ~3m"
+    assert (forecast.samples, forecast.observed_for, forecast.slope_error) == (
+        4,
+        timedelta(minutes=3),
+        0.0,
+    )
+
+
+def test_growing_queue_already_above_its_threshold_says_so():
+    forecast = forecast_queue(series(1100, 1200, 1300), "q", 1000)
+    assert forecast.crosses_threshold_in == timedelta(0)
+    assert forecast.describe() == "`q`: 1,300, growing 100/min (above 1,000)"
 
 
 def test_draining_queue_empties():
@@ -30,19 +44,23 @@ def test_flat_and_too_few_samples():
     assert forecast_queue(series(5, 9), "q", 1000) is None
 
 
-def test_runbook_capacity_model_recommends_workers():
-    from bot.domain.forecast import recommend_workers
+def test_slope_error_measures_the_scatter_around_the_line():
+    # Line 16.7 + 100/min; residuals +33.3, -66.7, +33.3: SSE 20,000/3, n - 2 = 1, Sxx = 2.
+    forecast = forecast_queue(series(50, 50, 250), "q", None)
+    assert forecast.per_minute == pytest.approx(100)
+    assert forecast.slope_error == pytest.approx(math.sqrt(20_000 / 3 / 1 / 2))
 
-    def workers(*depths: int) -> int:
-        return recommend_workers(
-            forecast_queue(series(*depths), "q", 1000),
-            jobs_per_worker_minute=50,
-            drain_within=timedelta(minutes=10),
-            min_workers=2,
-            max_workers=20,
-        )
 
-    # 3,000 now, growing 100/min → 4,000 expected in 10 min → 4,000 / 500 = 8 workers
-    assert workers(2700, 2800, 2900, 3000) == 8
-    assert workers(10, 10, 10) == 2  # never below the runbook's floor of 2
-    assert workers(50000, 50000, 50000) == 20  # never above the cap
+def test_drain_time_at_the_net_rate():
+    assert drain_time(4200, -300) == timedelta(minutes=14)
+    assert drain_time(0, -50) == timedelta(0)
+    assert drain_time(4200, 0) is None  # flat: never empties
+    assert drain_time(4200, 180) is None  # growing
+
+
+def test_time_to_breach_while_growing():
+    assert time_to_breach(400, 100, 1000) == timedelta(minutes=6)
+    assert time_to_breach(1000, 100, 1000) == timedelta(0)  # at the line: crossing now
+    assert time_to_breach(1500, -100, 1000) == timedelta(0)  # already above
+    assert time_to_breach(400, 0, 1000) is None
+    assert time_to_breach(400, -20, 1000) is None
