@@ -39,3 +39,16 @@ class Settings(BaseSettings):
         default=15.0, gt=0, validation_alias="BACKLOG_BOT_SAMPLE_INTERVAL"
     )
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+
+    # --- Paging outside Slack (PagerDuty). Routing keys are not settings: the playbook
+    # names the environment variable holding each one (escalation tiers, roles).
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue",
+        description="PagerDuty Events API v2 endpoint (tests point it at the emulator).",
+        validation_alias="PAGERDUTY_EVENTS_URL",
+    )
+    pagerduty_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Signing secret of the PagerDuty v3 webhook subscription; unset: no webhook.",
+        validation_alias="PAGERDUTY_WEBHOOK_SECRET",
+    )

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.paging import PagerDutyTarget, WebhookTarget
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 # Kubernetes object names: RFC 1123 labels/subdomains.
@@ -83,6 +85,9 @@ class Role(_Model):
     description: str = ""
     users: tuple[Annotated[str, Field(pattern=_SLACK_USER)], ...] = ()
     usergroups: tuple[Annotated[str, Field(pattern=_SLACK_GROUP)], ...] = ()
+    # Optional paging outside Slack for this role's people (see bot/domain/paging.py).
+    pagerduty: PagerDutyTarget | None = None
+    webhook: WebhookTarget | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> Role:
@@ -204,6 +209,9 @@ class EscalationTier(_Model):
     page: tuple[str, ...] = Field(min_length=1, description="role names")
     after: Duration = Field(description="since the incident opened, if nobody acknowledged")
     duties: tuple[str, ...] = ()
+    # Optional paging outside Slack for the whole tier (see bot/domain/paging.py).
+    pagerduty: PagerDutyTarget | None = None
+    webhook: WebhookTarget | None = None
 
 
 class TriggerKind(StrEnum):
