@@ -138,6 +138,12 @@ class Sandbox:
         self._people = SlackClientSimulator(self.endpoint, self.signing_secret)
         return self
 
+    @property
+    def base_url(self) -> str:
+        """The bot's HTTP server, ``http://127.0.0.1:PORT``: add ``/metrics``,
+        ``/alertmanager``, ``/healthz``... (set once :meth:`start` has run)."""
+        return self.endpoint.removesuffix("/slack/events")
+
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import blocks
-from bot.adapters.slack.chart import depth_chart_png
+from bot.domain.chart import ChartData, alert_chart
 from bot.domain.models import ActionRequest, Incident
 from bot.domain.playbook import ActionPolicy, Playbook
 from bot.domain.views import AlertView, Posted
 
 log = logging.getLogger(__name__)
 
+#: Draws a chart as PNG bytes (``bot.adapters.chart.render_depth_chart``); injected
+#: because adapters do not import each other.
+ChartRenderer = Callable[[ChartData], bytes]
+
 
 class SlackNotifier:
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, render_chart: ChartRenderer | None = None) -> None:
         self._client = client
+        self._render_chart = render_chart
 
     async def _post(self, channel: str, text: str, **kwargs: Any) -> Posted:
         response = await self._client.chat_postMessage(channel=channel, text=text, **kwargs)
@@ -38,16 +44,17 @@ class SlackNotifier:
 
     async def _post_chart(self, view: AlertView, posted: Posted) -> None:
         rule = view.rule_state.rule
-        series = [sample.depths.get(rule.queue, 0) for sample in view.history]
-        if len(series) < 2:
+        if self._render_chart is None or len(view.history) < 2:
             return
+        # matplotlib takes a few hundred milliseconds: off the event loop.
+        png = await asyncio.to_thread(self._render_chart, alert_chart(view))
         try:
             await self._client.files_upload_v2(
                 channel=posted.channel,
                 thread_ts=posted.ts,
-                content=depth_chart_png(series, rule.threshold or None),
+                content=png,
                 filename=f"{rule.queue}-depth.png",
-                title=f"{rule.queue} depth, last {len(series)} samples",
+                title=f"Queue depths, incident #{view.incident.id}",
             )
         except SlackApiError as exc:
             # The alert itself is posted; a missing picture must not hide it.
