@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 
 import numpy as np
@@ -81,8 +81,9 @@ def depth_figure(data: ChartData) -> Figure:
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
     start, end = data.window
+    end = max(end, start + timedelta(minutes=1))  # an empty window still has an axis
     ax.set_title(_plain(data.title))
-    ax.set_xlim(_num(start), _num(max(end, start)) + (0 if end > start else 1 / 1440))
+    ax.set_xlim(_num(start), _num(end))
     _time_axis(ax, data.tz, end)
     ax.set_ylabel("jobs in queue")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))

@@ -147,6 +147,13 @@ def test_one_sample_is_a_visible_point():
     assert ax.get_ylim()[1] > 1500
 
 
+def test_a_window_of_one_instant_still_draws():
+    sample = QueueSample(T0, {EMAIL: 5})
+    data = incident_chart(samples=[sample], window=(T0, T0), marks=[], incident_start=T0)
+    assert list(queue_lines(depth_figure(data))[EMAIL].get_ydata()) == [5]
+    assert render_depth_chart(data)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_a_pause_in_sampling_is_a_gap_not_a_straight_line():
     samples = [
         s for s in climbing() if not T0 + timedelta(minutes=30) < s.at < T0 + timedelta(minutes=45)
