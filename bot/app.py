@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import logs
 from bot.adapters.alertmanager import PayloadError, parse_webhook
+from bot.adapters.chart import render_depth_chart
 from bot.adapters.kube import KubeClient
 from bot.adapters.queues import depths
 from bot.adapters.slack.app import CommandCall, Handlers, build_slack_app
@@ -41,6 +42,7 @@ from bot.domain.delivery import Delivered
 from bot.domain.models import Clock, QueueSample, system_clock
 from bot.domain.playbook import Playbook, load_playbook
 from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
+from bot.metrics import BotMetrics
 from bot.services.actions import ActionService
 from bot.services.commands import CommandRouter, Invocation
 from bot.services.delivery import SlackSender
@@ -129,7 +131,7 @@ async def build_runtime(
     redis = depths.connect(redis_url)
     kube = kube or KubeClient.from_config(settings.kubeconfig)
     slack = make_client(token, settings.slack_api_url)
-    messages = Messages(clock)
+    messages = Messages(clock, render_chart=render_depth_chart)
     directory = SlackDirectory(slack, playbook)
     incidents = IncidentService(store, messages, playbook, clock)
     await incidents.restore()
@@ -268,10 +270,17 @@ def _handlers(router: CommandRouter, actions: ActionService) -> Handlers:
 
 def web_application(runtime: Runtime) -> web.Application:
     """``/slack/events``, ``/healthz``, ``/readyz`` and ``/metrics``."""
+    exported = BotMetrics(
+        playbook=runtime.playbook,
+        redis=runtime.redis,
+        store=runtime.store,
+        rules=runtime.incidents.rules,
+    )
 
     async def slack_events(request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
-        bolt_response = await runtime.slack_app.async_dispatch(bolt_request)
+        with exported.slack_ack(bolt_request.body):
+            bolt_response = await runtime.slack_app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def alertmanager(request: web.Request) -> web.Response:
@@ -285,8 +294,9 @@ def web_application(runtime: Runtime) -> web.Application:
         status = 200 if all(checks.values()) else 503
         return web.json_response({"checks": checks}, status=status)
 
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(text=render_metrics(runtime), content_type="text/plain")
+    async def metrics(request: web.Request) -> web.Response:
+        body, content_type = await exported.exposition(request.headers.get("Accept"))
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     app = web.Application()
     app.router.add_post("/slack/events", slack_events)
@@ -354,28 +364,6 @@ async def readiness(runtime: Runtime) -> dict[str, bool]:
         depths.ping(runtime.redis), store_ok(), slack_ok()
     )
     return {"redis": redis_ok, "postgres": db_ok, "slack": slack_ok_}
-
-
-def render_metrics(runtime: Runtime) -> str:
-    lines = [
-        "# HELP backlog_bot_queue_depth Last sampled depth of each playbook queue.",
-        "# TYPE backlog_bot_queue_depth gauge",
-    ]
-    sample = runtime.monitor.last_sample
-    if sample is not None:
-        for queue, value in sample.depths.items():
-            lines.append(f'backlog_bot_queue_depth{{queue="{queue}"}} {value}')
-    lines += [
-        "# HELP backlog_bot_rule_firing 1 while a depth rule is firing.",
-        "# TYPE backlog_bot_rule_firing gauge",
-    ]
-    firing = {state.rule.name for state in runtime.incidents.rules.firing()}
-    for state in runtime.incidents.rules.states:
-        lines.append(
-            f'backlog_bot_rule_firing{{rule="{state.rule.name}"}} '
-            f"{1 if state.rule.name in firing else 0}"
-        )
-    return "\n".join(lines) + "\n"
 
 
 async def start_socket_mode(runtime: Runtime) -> AsyncSocketModeHandler | None:

@@ -70,7 +70,11 @@ class Sandbox:
         worker_replicas: Mapping[str, int] | None = None,
         alertmanager_token: str | None = None,
         app_token: str | None = None,
+        replica_of: Sandbox | None = None,
     ) -> None:
+        """``replica_of``: run a second bot process against the same Slack workspace,
+        Kubernetes cluster, Redis and database as that sandbox (two replicas)."""
+        self._replica_of = replica_of
         self.app_token = app_token
         self._alertmanager_token = alertmanager_token
         self.playbook = playbook
@@ -80,8 +84,8 @@ class Sandbox:
         self._clock = clock
         self._on_event = on_event
         self._replicas = dict(worker_replicas or {})
-        self.bot_token = "xoxb-" + secrets.token_hex(12)
-        self.signing_secret = secrets.token_hex(16)
+        # One Slack app for every replica: the same credentials.
+        self.bot_token, self.signing_secret = _credentials(replica_of)
         self._tags = itertools.count(1)
         self.slack: SlackEmulator
         self.kube: KubeEmulator
@@ -91,29 +95,10 @@ class Sandbox:
         self._people: SlackClientSimulator
 
     async def start(self) -> Sandbox:
-        channel_name = self.playbook.slack.incident_channel.lstrip("#")
-        self.slack = SlackEmulator(
-            bot_token=self.bot_token,
-            users={
-                p.user_id: SlackUserInfo(name=p.name, real_name=p.name.title(), title=p.title)
-                for p in PEOPLE.values()
-            },
-            channels={INCIDENT_CHANNEL_ID: channel_name},
-            on_event=self._on_event,
-            app_token=self.app_token,
-        )
-        await self.slack.start()
-        self.kube = KubeEmulator()
-        await self.kube.start()
-        for name, spec in self.playbook.deployments.items():
-            labels = dict(part.split("=", 1) for part in spec.pod_selector.split(","))
-            self.kube.add_deployment(
-                self.playbook.namespace,
-                name,
-                replicas=self._replicas.get(name, 2),
-                labels=labels,
-                pod_labels={**labels, "app": name},
-            )
+        if self._replica_of is not None:
+            self.slack, self.kube = self._replica_of.slack, self._replica_of.kube
+        else:
+            await self._start_emulators()
         kubeconfig = self.kube.write_kubeconfig(
             self.work_dir / "kubeconfig", namespace=self.playbook.namespace
         )
@@ -139,12 +124,44 @@ class Sandbox:
         self._people = SlackClientSimulator(self.endpoint, self.signing_secret)
         return self
 
+    async def _start_emulators(self) -> None:
+        channel_name = self.playbook.slack.incident_channel.lstrip("#")
+        self.slack = SlackEmulator(
+            bot_token=self.bot_token,
+            users={
+                p.user_id: SlackUserInfo(name=p.name, real_name=p.name.title(), title=p.title)
+                for p in PEOPLE.values()
+            },
+            channels={INCIDENT_CHANNEL_ID: channel_name},
+            on_event=self._on_event,
+            app_token=self.app_token,
+        )
+        await self.slack.start()
+        self.kube = KubeEmulator()
+        await self.kube.start()
+        for name, spec in self.playbook.deployments.items():
+            labels = dict(part.split("=", 1) for part in spec.pod_selector.split(","))
+            self.kube.add_deployment(
+                self.playbook.namespace,
+                name,
+                replicas=self._replicas.get(name, 2),
+                labels=labels,
+                pod_labels={**labels, "app": name},
+            )
+
+    @property
+    def base_url(self) -> str:
+        """The bot's HTTP server, ``http://127.0.0.1:PORT``: add ``/metrics``,
+        ``/alertmanager``, ``/healthz``... (set once :meth:`start` has run)."""
+        return self.endpoint.removesuffix("/slack/events")
+
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.runtime.close()
-        await self.kube.stop()
-        await self.slack.stop()
+        if self._replica_of is None:
+            await self.kube.stop()
+            await self.slack.stop()
 
     async def settle(self) -> None:
         """Waits until everything the bot has to say now has reached Slack."""
@@ -217,6 +234,12 @@ class Sandbox:
             if _has_button(message, action_id):
                 return message
         return None
+
+
+def _credentials(replica_of: Sandbox | None) -> tuple[str, str]:
+    if replica_of is not None:
+        return replica_of.bot_token, replica_of.signing_secret
+    return "xoxb-" + secrets.token_hex(12), secrets.token_hex(16)
 
 
 def _buttons(message: StoredMessage) -> list[dict[str, Any]]:

@@ -175,7 +175,7 @@ class SlackSender:
         """Delivers until nothing is due now (tests, the demo, shutdown); messages
         waiting for a retry later than now are left for later."""
         async with asyncio.timeout(within):
-            while await self._store.channels_due(self._clock()):
+            while self._busy or await self._store.channels_due(self._clock()):
                 if not await self.deliver_due():
                     await asyncio.sleep(0.01)  # another round (or replica) holds a channel
 

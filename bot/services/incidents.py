@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.adapters.slack.chart import depth_chart_png
 from bot.adapters.store import Store
 from bot.domain.alerts import AlertStatus, ExternalAlert
 from bot.domain.errors import Refused
@@ -28,7 +27,7 @@ log = logging.getLogger(__name__)
 
 _HISTORY = 120  # samples kept in memory for the alert's chart
 
-__all__ = ["AlertOutcome", "IncidentService", "NoOpenIncident", "Resolution", "depth_chart_png"]
+__all__ = ["AlertOutcome", "IncidentService", "NoOpenIncident", "Resolution"]
 
 
 class NoOpenIncident(Refused, LookupError):

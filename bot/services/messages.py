@@ -8,12 +8,14 @@ has a key, so a message is posted once and later edits go to the same message.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from uuid import UUID
 
 from bot.adapters.slack import blocks
-from bot.adapters.slack.chart import depth_chart_png
 from bot.adapters.slack.fit import INLINE_LIMIT, shorten, split_sections
 from bot.adapters.store import Store
+from bot.domain.chart import ChartData, alert_chart
 from bot.domain.models import ActionRequest, Clock, Incident
 from bot.domain.playbook import ActionPolicy
 from bot.domain.views import AlertView
@@ -27,9 +29,13 @@ def request_key(request_id: UUID) -> str:
     return f"request/{request_id}"
 
 
+ChartRenderer = Callable[[ChartData], bytes]
+
+
 class Messages:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, render_chart: ChartRenderer | None = None) -> None:
         self._clock = clock
+        self._render_chart = render_chart
 
     async def alert(self, tx: Store, view: AlertView, channel: str) -> str:
         """The incident's alert, and its depth chart in the alert's thread."""
@@ -37,23 +43,24 @@ class Messages:
         key = alert_key(incident.id)
         body = blocks.payload(blocks.alert_text(view), blocks.alert_blocks(view))
         await tx.enqueue_message(key, channel, body, at=self._clock(), incident_id=incident.id)
-        rule = view.rule_state.rule
-        series = [sample.depths.get(rule.queue, 0) for sample in view.history]
-        if len(series) >= 2:
-            await tx.enqueue_message(
-                f"{key}/chart",
-                channel,
-                {
-                    "filename": f"incident-{incident.id}-{rule.queue}-depth.png",
-                    "title": f"{rule.queue} depth, last {len(series)} samples",
-                    "text": "",
-                },
-                at=self._clock(),
-                thread_key=key,
-                incident_id=incident.id,
-                kind="file",
-                content=depth_chart_png(series, rule.threshold or None),
-            )
+        if self._render_chart is None or len(view.history) < 2:
+            return key
+        # matplotlib takes a few hundred milliseconds: off the event loop.
+        png = await asyncio.to_thread(self._render_chart, alert_chart(view))
+        await tx.enqueue_message(
+            f"{key}/chart",
+            channel,
+            {
+                "filename": f"incident-{incident.id}-queue-depths.png",
+                "title": f"Queue depths, incident #{incident.id}",
+                "text": "",
+            },
+            at=self._clock(),
+            thread_key=key,
+            incident_id=incident.id,
+            kind="file",
+            content=png,
+        )
         return key
 
     async def approval(

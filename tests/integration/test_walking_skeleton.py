@@ -46,7 +46,7 @@ async def test_backlog_to_report(sandbox: Sandbox, redis_client, clock):
     assert "[Acknowledge]" in text and "[Scale phishnet-worker-email to 6]" in text
     [chart] = sandbox.slack.uploads  # the depth chart, in the alert's thread
     assert chart.completed and chart.content.startswith(b"\x89PNG")
-    assert chart.filename == "incident-1-email_processing_queue-depth.png"
+    assert chart.filename == "incident-1-queue-depths.png"
     assert chart.thread_ts == alert.ts
     assert chart.channels == [alert.channel]
 
