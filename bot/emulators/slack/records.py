@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -12,6 +13,8 @@ log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
 EventKind = Literal["post", "update", "delete", "ephemeral", "response", "upload"]
+Handler = Callable[[JSONDict], JSONDict]
+"""An API method: its arguments in, the answer's fields (besides ``ok``) out."""
 
 MAX_BLOCKS = 50
 MAX_TEXT_CHARS = 40_000
@@ -216,6 +219,7 @@ class _Fault:
     status: int
     error: str | None
     retry_after: int | None = None
+    extra: JSONDict = field(default_factory=dict)
 
 
 @dataclass

@@ -1,0 +1,55 @@
+"""The observer (the demo's transcript), rendering and ts."""
+
+from __future__ import annotations
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.emulators.slack_api import EmulatorEvent, SlackEmulator, render_text
+from tests.emulators.slack.support import (
+    APPROVAL_BLOCKS,
+    CHANNEL,
+    TOKEN,
+)
+
+# ------------------------------------------------------------------ observer and rendering
+
+
+async def test_observer_sees_the_conversation_as_it_happens(
+    emulator: SlackEmulator, client: AsyncWebClient
+) -> None:
+    events: list[EmulatorEvent] = []
+    emulator.on_event = events.append
+
+    posted = await client.chat_postMessage(channel=CHANNEL, text="fallback", blocks=APPROVAL_BLOCKS)
+    await client.chat_update(channel=CHANNEL, ts=posted["ts"], text="Approved", blocks=[])
+    await client.chat_postEphemeral(channel=CHANNEL, user="U1", text="psst")
+
+    assert [e.kind for e in events] == ["post", "update", "ephemeral"]
+    assert events[0].channel_name == "backlog-incidents" and events[0].is_bot
+    assert events[0].rendered.splitlines() == [
+        "== Backlog on analysis_queue ==",
+        "*12,400* jobs waiting",
+        "  *Workers:* 3  |  *Oldest:* 14 min",
+        "  playbook queue-backlog",
+        "[Approve] [Deny]",
+    ]
+    assert events[1].rendered == "Approved"
+    assert events[2].visible_to == "U1"
+
+
+def test_render_text_falls_back_to_text() -> None:
+    assert render_text(None, "plain") == "plain"
+    assert render_text([{"type": "divider"}], "ignored") == "-" * 40
+
+
+async def test_ts_is_unique_and_increasing_even_with_a_frozen_clock() -> None:
+    emu = SlackEmulator(bot_token=TOKEN, channels={CHANNEL: "x"}, clock=lambda: 1_700_000_000.0)
+    await emu.start()
+    try:
+        client = AsyncWebClient(token=TOKEN, base_url=emu.api_url)
+        first = await client.chat_postMessage(channel=CHANNEL, text="a")
+        second = await client.chat_postMessage(channel=CHANNEL, text="b")
+    finally:
+        await emu.stop()
+
+    assert (first["ts"], second["ts"]) == ("1700000000.000000", "1700000000.000001")
