@@ -9,6 +9,7 @@ then ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}`` on HTTP 200. Injec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Self
 
 from aiohttp import web
 
-from bot.emulators.slack.faults import Faults
+from bot.emulators.slack.faults import AfterFault, Faults
 from bot.emulators.slack.records import (
     _RESPONSE_PATH,
     _UPLOAD_PATH,
@@ -47,6 +48,7 @@ class ApiServer:
         self._waiters: list[asyncio.Future[None]] = []
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self._stopping = asyncio.Event()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -72,6 +74,7 @@ class ApiServer:
         self._base_url = f"http://{host}:{bound_port}"
 
     async def stop(self) -> None:
+        self._stopping.set()  # late answers (the "timeout" fault) stop waiting
         await self.socket_mode.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
@@ -122,6 +125,10 @@ class ApiServer:
         """Wait until ``method`` has been called at least ``count`` times."""
         await self.wait_for(lambda: len(self.calls_to(method)) >= count, within=within)
 
+    def notify(self) -> None:
+        """Re-check what :meth:`wait_for` waits for (something changed)."""
+        self._notify()
+
     def _notify(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
@@ -153,7 +160,42 @@ class ApiServer:
                 body = {"ok": True, **handler(args)}
             except _SlackError as exc:
                 body = {"ok": False, "error": exc.code, **exc.extra}
+            after = self._faults.take_after(method) if body["ok"] else None
+            if after is not None:
+                return await self._after_reply(request, method, args, body, after)
         return self._reply(method, args, request.method, body)
+
+    async def _after_reply(
+        self, request: web.Request, method: str, args: JSONDict, body: JSONDict, fault: AfterFault
+    ) -> web.Response:
+        """The call took effect; now the answer goes wrong the way ``fault`` says."""
+        http_method = request.method
+        headers = self._slack_headers()
+        if fault.kind == "server_error":
+            self._record(RecordedCall(method, args, fault.status, None, http_method, fault.kind))
+            return web.Response(
+                status=fault.status,
+                text=f"<html><body><h1>{fault.status} Server Error</h1></body></html>",
+                content_type="text/html",
+                headers=headers,
+            )
+        if fault.kind == "fatal_error":
+            fatal: JSONDict = {"ok": False, "error": "fatal_error"}
+            self._record(RecordedCall(method, args, 200, fatal, http_method, fault.kind))
+            return web.json_response(fatal, headers=headers)
+        if fault.kind == "disconnect":
+            self._record(RecordedCall(method, args, 0, None, http_method, fault.kind))
+            if request.transport is not None:
+                request.transport.abort()  # the client sees the server disconnect
+            raise web.HTTPInternalServerError()  # never sent: the connection is gone
+        self._record(RecordedCall(method, args, 200, body, http_method, fault.kind))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), fault.delay)
+        return web.json_response(body, headers=headers)
+
+    def _record(self, call: RecordedCall) -> None:
+        self.calls.append(call)
+        self._notify()
 
     def _reply(self, method: str, args: JSONDict, http_method: str, body: JSONDict) -> web.Response:
         self.calls.append(RecordedCall(method, args, 200, body, http_method))

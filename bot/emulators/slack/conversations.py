@@ -1,17 +1,47 @@
-"""Reading conversations (``conversations.history``/``replies``/``info``/``open``) and people
-(``auth.test``, ``users.info``, ``usergroups.users.list``)."""
+"""Reading conversations (``conversations.history``/``replies``/``info``/``members``/``open``)
+and people (``auth.test``, ``users.info``, ``usergroups.users.list``)."""
 
 from __future__ import annotations
 
-from bot.emulators.slack.records import Handler, JSONDict, StoredMessage, _SlackError, _truthy
-from bot.emulators.slack.validation import (
-    _decode_cursor,
-    _encode_cursor,
-    _int_arg,
-    _str_arg,
-    _ts_key,
+from bot.emulators.slack.messages import message_json
+from bot.emulators.slack.records import (
+    Channel,
+    Handler,
+    JSONDict,
+    StoredMessage,
+    _SlackError,
+    _truthy,
 )
+from bot.emulators.slack.validation import _page, _str_arg, _ts_key
 from bot.emulators.slack.workspace import Workspace
+
+
+def channel_json(ws: Workspace, channel: Channel, *, num_members: bool = True) -> JSONDict:
+    """A channel as ``conversations.info``/``create`` describe it, seen by the bot."""
+    info: JSONDict = {
+        "id": channel.id,
+        "name": channel.name,
+        "name_normalized": channel.name,
+        "is_channel": not channel.is_private,
+        "is_group": channel.is_private,
+        "is_im": False,
+        "is_mpim": False,
+        "is_private": channel.is_private,
+        "is_archived": channel.is_archived,
+        "is_general": False,
+        "is_shared": False,
+        "is_ext_shared": False,
+        "is_org_shared": False,
+        "created": channel.created,
+        "creator": channel.creator,
+        "is_member": ws.bot_user_id in channel.members,
+        "topic": channel.topic.to_slack(),
+        "purpose": channel.purpose.to_slack(),
+        "previous_names": [],
+    }
+    if num_members:
+        info["num_members"] = len(channel.members)
+    return info
 
 
 class ConversationMethods:
@@ -24,6 +54,7 @@ class ConversationMethods:
             "conversations.history": self.history,
             "conversations.replies": self.replies,
             "conversations.info": self.info,
+            "conversations.members": self.members,
             "conversations.open": self.open,
             "users.info": self.users_info,
             "usergroups.users.list": self.usergroups_users_list,
@@ -41,17 +72,13 @@ class ConversationMethods:
             "is_enterprise_install": False,
         }
 
-    def _page(self, items: list[StoredMessage], args: JSONDict) -> JSONDict:
-        limit = max(1, min(_int_arg(args, "limit", 100), 999))
-        offset = _decode_cursor(_str_arg(args, "cursor"))
-        page = items[offset : offset + limit]
-        has_more = offset + limit < len(items)
+    def _messages_page(self, items: list[StoredMessage], args: JSONDict, limit: int) -> JSONDict:
+        page, cursor = _page(items, args, default=limit, maximum=max(limit, 999))
+        metadata = _truthy(args.get("include_all_metadata"))
         return {
-            "messages": [self._ws.message_json(m) for m in page],
-            "has_more": has_more,
-            "response_metadata": {
-                "next_cursor": _encode_cursor(offset + limit) if has_more else ""
-            },
+            "messages": [message_json(self._ws, m, include_metadata=metadata) for m in page],
+            "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor},
         }
 
     @staticmethod
@@ -70,20 +97,32 @@ class ConversationMethods:
                 return False
         return True
 
-    def history(self, args: JSONDict) -> JSONDict:
+    def _readable(self, args: JSONDict, method: str) -> str:
+        """The channel, if the bot may read it: a bot reads only where it is a member."""
         ws = self._ws
-        channel_id = ws.resolve_channel(_str_arg(args, "channel"))
+        channel_id = ws.bot_conversation(_str_arg(args, "channel"), method)
+        ws.require_member(channel_id)
+        return channel_id
+
+    def history(self, args: JSONDict) -> JSONDict:
+        """Newest first; thread replies only when broadcast; metadata only when asked
+        (``include_all_metadata``); pages of ``limit`` (default 100, at most 999)."""
+        ws = self._ws
+        channel_id = self._readable(args, "conversations.history")
         visible = [
             m
             for m in ws.messages.get(channel_id, [])
             if (not m.is_reply or m.reply_broadcast) and self._in_window(m, args)
         ]
-        visible.reverse()  # newest first
-        return {"pin_count": 0, **self._page(visible, args)}
+        visible.reverse()
+        channel = ws.channel(channel_id)
+        pins = len(channel.pins) if channel is not None else 0
+        return {"pin_count": pins, **self._messages_page(visible, args, 100)}
 
     def replies(self, args: JSONDict) -> JSONDict:
+        """A thread, parent first; pages of ``limit`` (default 1000)."""
         ws = self._ws
-        channel_id = ws.resolve_channel(_str_arg(args, "channel"))
+        channel_id = self._readable(args, "conversations.replies")
         message = ws.find_message(channel_id, _str_arg(args, "ts"))
         if message is None:
             raise _SlackError("thread_not_found")
@@ -93,21 +132,29 @@ class ConversationMethods:
             for m in ws.messages.get(channel_id, [])
             if (m.ts == root or m.thread_ts == root) and self._in_window(m, args)
         ]
-        return self._page(thread, args)
+        return self._messages_page(thread, args, 1000)
 
     def info(self, args: JSONDict) -> JSONDict:
         ws = self._ws
-        channel_id = ws.resolve_channel(_str_arg(args, "channel"))
-        is_im = channel_id in ws.dms
-        info: JSONDict = {"id": channel_id, "is_im": is_im, "is_channel": not is_im}
-        if is_im:
-            info["user"] = ws.dms[channel_id]
-        else:
-            info.update(name=ws.channels[channel_id], is_member=True, is_archived=False)
-        return {"channel": info}
+        channel_id = ws.bot_conversation(_str_arg(args, "channel"), "conversations.info")
+        channel = ws.channel(channel_id)
+        if channel is None:
+            return {"channel": {"id": channel_id, "is_im": True, "user": ws.dms[channel_id]}}
+        wanted = _truthy(args.get("include_num_members"))
+        return {"channel": channel_json(ws, channel, num_members=wanted)}
+
+    def members(self, args: JSONDict) -> JSONDict:
+        """Member ids in the order they joined; pages of ``limit`` (default 100)."""
+        ws = self._ws
+        channel_id = ws.bot_conversation(_str_arg(args, "channel"), "conversations.members")
+        channel = ws.channel(channel_id)
+        everyone = channel.members if channel is not None else [ws.dms[channel_id]]
+        page, cursor = _page(list(everyone), args)
+        return {"members": page, "response_metadata": {"next_cursor": cursor}}
 
     def open(self, args: JSONDict) -> JSONDict:
         ws = self._ws
+        ws.require_scope("conversations.open")
         users = [u for u in (_str_arg(args, "users") or "").split(",") if u]
         if not users:
             raise _SlackError("users_list_not_supplied")
@@ -119,6 +166,7 @@ class ConversationMethods:
 
     def users_info(self, args: JSONDict) -> JSONDict:
         ws = self._ws
+        ws.require_scope("users.info")
         user_id = _str_arg(args, "user")
         info = ws.users.get(user_id) if user_id is not None else None
         if user_id is None or info is None:
@@ -127,6 +175,7 @@ class ConversationMethods:
 
     def usergroups_users_list(self, args: JSONDict) -> JSONDict:
         ws = self._ws
+        ws.require_scope("usergroups.users.list")
         group = _str_arg(args, "usergroup")
         if group is None or group not in ws.usergroups:
             raise _SlackError("no_such_subteam")

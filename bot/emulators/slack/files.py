@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
+from bot.emulators.slack.actions import Actions
 from bot.emulators.slack.records import (
     _UPLOAD_PATH,
     Handler,
@@ -25,8 +26,9 @@ from bot.emulators.slack.workspace import Workspace
 
 
 class FileMethods:
-    def __init__(self, workspace: Workspace, base_url: Callable[[], str]) -> None:
+    def __init__(self, workspace: Workspace, actions: Actions, base_url: Callable[[], str]) -> None:
         self._ws = workspace
+        self._actions = actions
         self._base_url = base_url
         self.uploads: list[StoredUpload] = []
 
@@ -37,6 +39,7 @@ class FileMethods:
         }
 
     def get_upload_url_external(self, args: JSONDict) -> JSONDict:
+        self._ws.require_scope("files.getUploadURLExternal")
         filename = _str_arg(args, "filename")
         length = _int_arg(args, "length", -1)
         if filename is None or length < 0:
@@ -57,11 +60,12 @@ class FileMethods:
 
     def complete_upload_external(self, args: JSONDict) -> JSONDict:
         ws = self._ws
+        ws.require_scope("files.completeUploadExternal")
         entries = _json_list_arg(args, "files", "invalid_arguments")
         if not entries:
             raise _SlackError("invalid_arguments")
         picked = [self._uploaded_file(entry) for entry in entries]
-        channels = [ws.resolve_channel(c) for c in self._share_targets(args)]
+        channels = [self._shareable(c) for c in self._share_targets(args)]
         thread_ts = _str_arg(args, "thread_ts")
         comment = _str_arg(args, "initial_comment")
         for upload, title in picked:
@@ -81,9 +85,16 @@ class FileMethods:
                 bot_id=ws.bot_id,
                 files=files,
             )
-            ws.store_message(message)
-            ws.emit("upload", message)
+            self._actions.post(message, kind="upload")
         return {"files": files}
+
+    def _shareable(self, value: str) -> str:
+        """A channel the bot may share a file into: not archived, and the bot in it."""
+        ws = self._ws
+        channel_id = ws.bot_conversation(value, "files.completeUploadExternal")
+        ws.require_open(channel_id)
+        ws.require_member(channel_id)
+        return channel_id
 
     async def handle_upload(self, request: web.Request, fault: _Fault | None) -> web.Response:
         """The POST of a file's bytes to its ``upload_url`` (raw or multipart)."""

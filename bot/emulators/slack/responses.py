@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.emulators.slack.actions import Actions
+from bot.emulators.slack.messages import content, has_content
 from bot.emulators.slack.records import (
     _RESPONSE_PATH,
     RecordedResponse,
@@ -22,8 +24,9 @@ from bot.emulators.slack.workspace import Workspace
 
 
 class ResponseUrls:
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, actions: Actions) -> None:
         self._ws = workspace
+        self._actions = actions
         self.responses: list[RecordedResponse] = []
         self._targets: dict[str, _ResponseTarget] = {}
 
@@ -51,7 +54,7 @@ class ResponseUrls:
             status, error = fault.status, fault.error or "internal_error"
         elif not isinstance(payload, dict):
             status, error = 400, "invalid_payload"
-        elif not self._ws.has_content(payload) and not _truthy(payload.get("delete_original")):
+        elif not has_content(payload) and not _truthy(payload.get("delete_original")):
             status, error = 400, "no_text"
         else:
             status, error = 200, ""
@@ -72,16 +75,15 @@ class ResponseUrls:
             return
         original = ws.find_message(target.channel, target.message_ts)
         if record.delete_original and original is not None:
-            ws.remove_message(original)
-            ws.emit("delete", original, record.tag)
+            self._actions.delete(original, tag=record.tag)
             return
         try:
-            text, blocks, attachments = ws.content(dict(record.payload))
+            text, blocks, attachments = content(dict(record.payload))
         except _SlackError:
             return
         if record.replace_original and original is not None:
-            ws.edit(original, text, blocks, attachments)
-            ws.emit("response", original, record.tag)
+            by = ws.bot_user_id
+            self._actions.edit(original, text, blocks, attachments, by=by, tag=record.tag)
             return
         thread_ts = _str_arg(record.payload, "thread_ts") or target.thread_ts
         message = StoredMessage(
@@ -95,10 +97,10 @@ class ResponseUrls:
             bot_id=ws.bot_id,
         )
         if record.response_type == "in_channel":
-            ws.store_message(message)
-        else:
-            message.visible_to = target.user
-            ws.ephemerals.append(message)
+            self._actions.post(message, kind="response", tag=record.tag)
+            return
+        message.visible_to = target.user
+        ws.ephemerals.append(message)
         ws.emit("response", message, record.tag)
 
     def _emit_response_only(self, record: RecordedResponse) -> None:

@@ -7,8 +7,10 @@ Slack's error codes on HTTP 200, ``429`` with ``Retry-After`` when told to rate 
 posts and file uploads are kept so tests can assert what a user would have seen.
 
 This module is the public facade; the HTTP side is :mod:`.api_server`, the methods live in
-:mod:`.chat`, :mod:`.conversations`, :mod:`.files` and :mod:`.responses`, over the shared
-:class:`~.workspace.Workspace`.
+:mod:`.chat`, :mod:`.conversations`, :mod:`.channels`, :mod:`.items`, :mod:`.files` and
+:mod:`.responses`, over the shared :class:`~.workspace.Workspace`; what changes it (and the
+Events API events that follows) is :mod:`.actions`; people in tests act through
+:attr:`SlackEmulator.people` (:mod:`.people`).
 
 Everything runs on the event loop that started the emulator; there is no locking.
 """
@@ -16,16 +18,23 @@ Everything runs on the event loop that started the emulator; there is no locking
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
 
+from bot.emulators.slack.actions import Actions
 from bot.emulators.slack.api_server import ApiServer
+from bot.emulators.slack.channels import ChannelMethods
 from bot.emulators.slack.chat import ChatMethods
 from bot.emulators.slack.conversations import ConversationMethods
+from bot.emulators.slack.faults import AfterFault, AfterKind
 from bot.emulators.slack.files import FileMethods
+from bot.emulators.slack.items import ItemMethods
+from bot.emulators.slack.people import People
 from bot.emulators.slack.records import (
+    Channel,
     EmulatorEvent,
     RecordedResponse,
     SlackUserInfo,
@@ -40,9 +49,14 @@ from bot.emulators.slack.workspace import Workspace
 class SlackEmulator(ApiServer):
     """Slack's Web API (the methods the bot uses), served by aiohttp on loopback.
 
-    Channels are given as ``{id: name}``; a method may name a channel by id, by name or by
-    ``#name`` (Slack accepts names in ``chat.postMessage`` and answers with the id). Posting
-    to a known user id opens a DM channel ``D<user id>``.
+    Channels are given as ``{id: name}``: public, with the bot and every workspace member
+    in them (:meth:`add_channel` makes others). A method may name a channel by id, by name
+    or by ``#name`` (Slack accepts names in ``chat.postMessage`` and answers with the id).
+    Posting to a known user id opens a DM channel ``D<user id>``.
+
+    ``scopes`` are the bot token's OAuth scopes (default: every scope the emulated methods
+    know, ``chat:write.public`` included); a method whose scope is missing answers
+    ``missing_scope`` with ``needed``/``provided``, as Slack does.
     """
 
     def __init__(
@@ -62,6 +76,7 @@ class SlackEmulator(ApiServer):
         on_event: Callable[[EmulatorEvent], None] | None = None,
         clock: Callable[[], float] = time.time,
         app_token: str | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         super().__init__(bot_token=bot_token, app_token=app_token, app_id=app_id)
         self.workspace = Workspace(
@@ -73,20 +88,27 @@ class SlackEmulator(ApiServer):
             bot_name=bot_name,
             app_id=app_id,
             users=users,
-            channels=channels,
             usergroups=usergroups,
             on_event=on_event,
             clock=clock,
+            scopes=scopes,
         )
-        self._files = FileMethods(self.workspace, lambda: self.base_url)
-        self._responses = ResponseUrls(self.workspace)
-        self._handlers.update(
-            {
-                **ChatMethods(self.workspace).handlers(),
-                **ConversationMethods(self.workspace).handlers(),
-                **self._files.handlers(),
-            }
-        )
+        for channel_id, name in (channels or {}).items():
+            self.workspace.add_channel(channel_id, name)
+        ws = self.workspace
+        self.actions = Actions(ws)
+        self.people = People(ws, self.actions)
+        """Act as people: ``emulator.people.post("U1", "#incidents", "on it")`` and more."""
+        self._files = FileMethods(ws, self.actions, lambda: self.base_url)
+        self._responses = ResponseUrls(ws, self.actions)
+        for methods in (
+            ChatMethods(ws, self.actions),
+            ConversationMethods(ws),
+            ChannelMethods(ws, self.actions),
+            ItemMethods(ws, self.actions),
+            self._files,
+        ):
+            self._handlers.update(methods.handlers())
 
     # ---------------------------------------------------------------- identity
 
@@ -151,38 +173,117 @@ class SlackEmulator(ApiServer):
 
     # ---------------------------------------------------------------- setup helpers
 
-    def add_channel(self, channel_id: str, name: str) -> None:
-        self.workspace.channels[channel_id] = name.lstrip("#")
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        members: Iterable[str] | None = None,
+        bot_is_member: bool = True,
+        is_private: bool = False,
+    ) -> Channel:
+        """A channel that already exists (no events): without ``members``, everyone is in it.
+
+        ``bot_is_member=False`` makes one the bot was never added to: posting there is
+        ``not_in_channel`` (public, without ``chat:write.public``) or ``channel_not_found``
+        (private), as with Slack.
+        """
+        return self.workspace.add_channel(
+            channel_id, name, members=members, bot_is_member=bot_is_member, is_private=is_private
+        )
+
+    def channel(self, channel: str) -> Channel:
+        """The channel (by id or name) as the emulator holds it: members, topic, pins..."""
+        found = self.workspace.channel(self.workspace.resolve_channel(channel))
+        if found is None:
+            raise KeyError(f"{channel} is a DM, not a channel")
+        return found
+
+    def add_member(self, channel: str, user: str) -> None:
+        """Put ``user`` (or the bot, by its user id) into a channel, silently (test setup)."""
+        found = self.channel(channel)
+        if user not in found.members:
+            found.members.append(user)
+
+    def remove_member(self, channel: str, user: str) -> None:
+        """Take ``user`` (or the bot) out of a channel, silently (test setup)."""
+        found = self.channel(channel)
+        if user in found.members:
+            found.members.remove(user)
 
     def add_user(self, user_id: str, info: SlackUserInfo) -> None:
-        self.workspace.users[user_id] = info
+        self.workspace.add_user(user_id, info)
 
-    def set_usergroup(self, usergroup_id: str, user_ids: Sequence[str]) -> None:
+    def set_usergroup(
+        self, usergroup_id: str, user_ids: Sequence[str], *, handle: str | None = None
+    ) -> None:
         self.workspace.usergroups[usergroup_id] = list(user_ids)
+        if handle is not None:
+            self.workspace.usergroup_handles[usergroup_id] = handle
 
     def add_user_message(
         self, channel: str, user: str, text: str, *, thread_ts: str | None = None
     ) -> StoredMessage:
-        """Put a message from a person into a channel (e.g. humans talking in an incident)."""
-        ws = self.workspace
-        channel_id = ws.resolve_channel(channel)
-        message = StoredMessage(
-            channel=channel_id, ts=ws.next_ts(), text=text, thread_ts=thread_ts, user=user
-        )
-        ws.store_message(message)
-        ws.emit("post", message)
-        return message
+        """A person says something in a channel (see :attr:`people` for more they can do)."""
+        return self.people.post(user, channel, text, thread_ts=thread_ts)
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return self.workspace.scopes
+
+    def set_scopes(self, scopes: Iterable[str]) -> None:
+        """The bot token's scopes from now on (e.g. the manifest's ``oauth_config.scopes.bot``)."""
+        self.workspace.scopes = frozenset(scopes)
+
+    def refuse(self, method: str, error: str = "restricted_action") -> None:
+        """Every call to ``method`` answers ``error`` until :meth:`allow` (a workspace
+        preference, e.g. only admins may create channels: ``restricted_action``)."""
+        self.workspace.refusals[method] = error
+
+    def allow(self, method: str) -> None:
+        self.workspace.refusals.pop(method, None)
 
     # ---------------------------------------------------------------- fault injection
 
     def fail_next(
-        self, method: str, error: str = "ratelimited", *, status: int = 200, times: int = 1
+        self,
+        method: str,
+        error: str = "ratelimited",
+        *,
+        status: int = 200,
+        times: int = 1,
+        **fields: Any,
     ) -> None:
-        """The next ``times`` calls to ``method`` answer ``{"ok": false, "error": error}``.
+        """The next ``times`` calls to ``method`` answer ``{"ok": false, "error": error}``,
+        without doing anything; ``fields`` are added to the answer (``missing_scope`` has
+        ``needed=`` and ``provided=``).
 
         ``method`` may also be ``"*"`` (any API method), ``"response_url"`` or ``"upload"``.
         """
-        self._faults.add(method, _Fault(status=status, error=error), times)
+        self._faults.add(method, _Fault(status=status, error=error, extra=fields), times)
+
+    def fail_after_storing(
+        self,
+        method: str,
+        kind: AfterKind = "server_error",
+        *,
+        times: int = 1,
+        status: int = 500,
+        delay: float = 30.0,
+    ) -> None:
+        """The next ``times`` successful calls to ``method`` take effect (the message is
+        stored and in ``conversations.history``) and then the answer goes wrong:
+
+        - ``"server_error"``: an HTML error page with HTTP ``status``;
+        - ``"fatal_error"``: ``{"ok": false, "error": "fatal_error"}``;
+        - ``"disconnect"``: the connection closes with no answer (``slack_sdk``'s default
+          connection-error retry handler then sends the call again);
+        - ``"timeout"``: the right answer ``delay`` seconds late, so a client whose timeout
+          is shorter gives up (give the test's ``AsyncWebClient`` a short ``timeout``).
+
+        ``method`` may be ``"*"``. The call is recorded with ``fault`` set to ``kind``.
+        """
+        self._faults.add_after(method, AfterFault(kind, status=status, delay=delay), times)
 
     def rate_limit_next(self, method: str, retry_after: int = 1, *, times: int = 1) -> None:
         """The next ``times`` calls get HTTP 429, ``Retry-After: retry_after``."""

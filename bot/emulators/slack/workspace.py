@@ -1,4 +1,4 @@
-"""The Slack workspace the emulator serves: people, channels, messages and the clock.
+"""The Slack workspace the emulator serves: people, channels, messages, scopes and the clock.
 
 Every API method module reads and changes this one object; the HTTP server only routes
 calls to them. Everything runs on one event loop, so there is no locking.
@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from bot.emulators.slack.records import (
-    MAX_TEXT_CHARS,
+    Channel,
     EmulatorEvent,
     EventKind,
     JSONDict,
-    MessageVersion,
     SlackUserInfo,
     StoredMessage,
     _SlackError,
 )
-from bot.emulators.slack.validation import _json_list_arg, _str_arg, _validate_blocks
+from bot.emulators.slack.render import Directory, render_for_people
+from bot.emulators.slack.scopes import (
+    POST_TO_PUBLIC_WITHOUT_JOINING,
+    ConversationKind,
+    all_scopes,
+    needed_scopes,
+)
+from bot.emulators.slack.validation import _str_arg
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +34,9 @@ log = logging.getLogger(__name__)
 class Workspace:
     """One team, its bot, its members, channels, DMs and what was said in them.
 
-    Channels are given as ``{id: name}``; a method may name a channel by id, by name or by
-    ``#name`` (Slack accepts names in ``chat.postMessage`` and answers with the id). Posting
-    to a known user id opens a DM channel ``D<user id>``.
+    A method may name a channel by id, by name or by ``#name`` (Slack accepts names in
+    ``chat.postMessage`` and answers with the id). Posting to a known user id opens a DM
+    channel ``D<user id>``.
     """
 
     def __init__(
@@ -45,10 +50,10 @@ class Workspace:
         bot_name: str,
         app_id: str,
         users: Mapping[str, SlackUserInfo] | None = None,
-        channels: Mapping[str, str] | None = None,
         usergroups: Mapping[str, Sequence[str]] | None = None,
         on_event: Callable[[EmulatorEvent], None] | None = None,
         clock: Callable[[], float] = time.time,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         self.team_id = team_id
         self.team_name = team_name
@@ -59,15 +64,19 @@ class Workspace:
         self.app_id = app_id
         self.on_event = on_event
         self.clock = clock
+        self.scopes: frozenset[str] = all_scopes() if scopes is None else frozenset(scopes)
+        self.refusals: dict[str, str] = {}
+        """Method -> the error it answers every time (a workspace preference)."""
         self.users: dict[str, SlackUserInfo] = dict(users or {})
-        self.channels: dict[str, str] = dict(channels or {})
+        self.channels: dict[str, Channel] = {}
         self.usergroups: dict[str, list[str]] = {k: list(v) for k, v in (usergroups or {}).items()}
+        self.usergroup_handles: dict[str, str] = {}
         self.dms: dict[str, str] = {}
         self.messages: dict[str, list[StoredMessage]] = {}
         self.ephemerals: list[StoredMessage] = []
         self._last_ts = 0
 
-    # ---------------------------------------------------------------- time and names
+    # ---------------------------------------------------------------- time and people
 
     def next_ts(self) -> str:
         """A message ``ts`` from the clock, strictly increasing even when the clock stands."""
@@ -77,6 +86,64 @@ class Workspace:
         self._last_ts = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
+    def now(self) -> int:
+        return int(self.clock())
+
+    def add_user(self, user_id: str, info: SlackUserInfo) -> None:
+        """A new member; they are in every channel declared without a member list."""
+        self.users[user_id] = info
+        for channel in self.channels.values():
+            if channel.everyone and user_id not in channel.members:
+                channel.members.append(user_id)
+
+    def user_name(self, user_id: str | None) -> str | None:
+        if user_id is None:
+            return None
+        if user_id == self.bot_user_id:
+            return self.bot_name
+        info = self.users.get(user_id)
+        return info.name if info is not None else None
+
+    def directory(self) -> Directory:
+        users = {uid: info.name for uid, info in self.users.items()}
+        users[self.bot_user_id] = self.bot_name
+        return Directory(
+            users=users,
+            channels={cid: c.name for cid, c in self.channels.items()},
+            usergroups=dict(self.usergroup_handles),
+        )
+
+    # ---------------------------------------------------------------- channels
+
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        members: Iterable[str] | None = None,
+        bot_is_member: bool = True,
+        is_private: bool = False,
+        creator: str = "",
+    ) -> Channel:
+        """A channel; without ``members`` every workspace member (now and later) is in it."""
+        listed = list(self.users) if members is None else list(dict.fromkeys(members))
+        if bot_is_member and self.bot_user_id not in listed:
+            listed.insert(0, self.bot_user_id)
+        channel = Channel(
+            id=channel_id,
+            name=name.lstrip("#"),
+            is_private=is_private,
+            members=listed,
+            created=self.now(),
+            creator=creator,
+            everyone=members is None,
+        )
+        self.channels[channel_id] = channel
+        return channel
+
+    def channel(self, channel_id: str) -> Channel | None:
+        return self.channels.get(channel_id)
+
     def resolve_channel(self, value: str | None) -> str:
         """A channel id from an id, a name, ``#name`` or a user id (its DM)."""
         if not value:
@@ -84,8 +151,8 @@ class Workspace:
         if value in self.channels or value in self.dms:
             return value
         name = value.lstrip("#")
-        for channel_id, channel_name in self.channels.items():
-            if channel_name == name:
+        for channel_id, channel in self.channels.items():
+            if channel.name == name:
                 return channel_id
         if value in self.users:
             dm_id = f"D{value}"
@@ -95,12 +162,78 @@ class Workspace:
 
     def channel_name(self, channel_id: str) -> str | None:
         if channel_id in self.channels:
-            return self.channels[channel_id]
+            return self.channels[channel_id].name
         user_id = self.dms.get(channel_id)
         if user_id is None:
             return None
         user = self.users.get(user_id)
         return f"@{user.name if user else user_id}"
+
+    def kind(self, channel_id: str) -> ConversationKind:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return "im"
+        return "private" if channel.is_private else "public"
+
+    def is_member(self, channel_id: str, user_id: str) -> bool:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return self.dms.get(channel_id) == user_id or user_id == self.bot_user_id
+        return user_id in channel.members
+
+    # ---------------------------------------------------------------- what the bot may do
+
+    def bot_conversation(self, value: str | None, method: str) -> str:
+        """The channel id ``value`` names, as the bot's token sees it, with ``method``'s scope.
+
+        A private channel the bot is not in does not exist for it (``channel_not_found``,
+        as Slack answers); then the scope for the conversation's kind (``missing_scope``).
+        """
+        channel_id = self.resolve_channel(value)
+        channel = self.channels.get(channel_id)
+        if (
+            channel is not None
+            and channel.is_private
+            and not self.is_member(channel_id, self.bot_user_id)
+        ):
+            raise _SlackError("channel_not_found")
+        self.require_scope(method, self.kind(channel_id))
+        return channel_id
+
+    def require_scope(self, method: str, kind: ConversationKind | None = None) -> None:
+        """``missing_scope`` with Slack's ``needed``/``provided`` fields, unless granted."""
+        refusal = self.refusals.get(method)
+        if refusal is not None:
+            raise _SlackError(refusal)
+        needed = needed_scopes(method, kind)
+        if needed and not self.scopes.intersection(needed):
+            raise _SlackError(
+                "missing_scope", needed=needed[0], provided=",".join(sorted(self.scopes))
+            )
+
+    def require_member(self, channel_id: str) -> Channel | None:
+        """``not_in_channel`` unless the bot is in the channel (a DM always counts)."""
+        channel = self.channels.get(channel_id)
+        if channel is not None and self.bot_user_id not in channel.members:
+            raise _SlackError("not_in_channel")
+        return channel
+
+    def require_open(self, channel_id: str) -> None:
+        channel = self.channels.get(channel_id)
+        if channel is not None and channel.is_archived:
+            raise _SlackError("is_archived")
+
+    def require_can_post(self, channel_id: str) -> None:
+        """Slack's order for ``chat.postMessage``: archived, then membership.
+
+        A bot may post into a public channel it is not in only with ``chat:write.public``.
+        """
+        self.require_open(channel_id)
+        channel = self.channels.get(channel_id)
+        if channel is None or self.bot_user_id in channel.members:
+            return
+        if channel.is_private or POST_TO_PUBLIC_WITHOUT_JOINING not in self.scopes:
+            raise _SlackError("not_in_channel")
 
     # ---------------------------------------------------------------- messages
 
@@ -108,6 +241,12 @@ class Workspace:
         if ts is None:
             return None
         return next((m for m in self.messages.get(channel_id, []) if m.ts == ts), None)
+
+    def message_at(self, args: JSONDict, *, channel_id: str, ts_arg: str = "ts") -> StoredMessage:
+        message = self.find_message(channel_id, _str_arg(args, ts_arg))
+        if message is None:
+            raise _SlackError("message_not_found")
+        return message
 
     def store_message(self, message: StoredMessage) -> None:
         self.messages.setdefault(message.channel, []).append(message)
@@ -122,124 +261,39 @@ class Workspace:
             if m.is_reply and m.thread_ts == message.ts
         ]
 
-    def edit(
+    def emit(
         self,
+        kind: EventKind,
         message: StoredMessage,
-        text: str,
-        blocks: list[JSONDict] | None,
-        attachments: list[JSONDict] | None,
+        tag: str | None = None,
+        *,
+        actor: str | None = None,
+        detail: str | None = None,
     ) -> None:
-        """Replace a message's content, keeping the old version in ``message.edits``."""
-        message.edits.append(
-            MessageVersion(message.text, message.blocks, message.attachments, message.edited_ts)
-        )
-        message.text = text
-        message.blocks = blocks
-        message.attachments = attachments
-        message.edited_ts = self.next_ts()
-
-    def emit(self, kind: EventKind, message: StoredMessage, tag: str | None = None) -> None:
         """Tell the observer (the demo's transcript) what a person would have seen."""
         if self.on_event is None:
             return
+        display = render_for_people(message.blocks, message.text, self.directory())
+        if kind in ("update", "response") and message.edited_ts is not None:
+            display += " (edited)"
+        user = actor or message.user
         event = EmulatorEvent(
             kind=kind,
             channel=message.channel or None,
             channel_name=self.channel_name(message.channel),
-            user=message.user,
-            is_bot=message.is_bot,
+            user=user,
+            is_bot=message.is_bot if actor is None else actor == self.bot_user_id,
             text=message.text,
             blocks=message.blocks,
             ts=message.ts,
             thread_ts=message.thread_ts,
             visible_to=message.visible_to,
             tag=tag,
+            display=display,
+            user_name=self.user_name(user),
+            detail=detail,
         )
         try:
             self.on_event(event)
         except Exception:
             log.exception("Slack emulator: on_event observer failed")
-
-    # ---------------------------------------------------------------- content
-
-    @staticmethod
-    def has_content(args: Mapping[str, Any]) -> bool:
-        return any(
-            args.get(name) not in (None, "", []) for name in ("text", "blocks", "attachments")
-        )
-
-    @staticmethod
-    def content(args: JSONDict) -> tuple[str, list[JSONDict] | None, list[JSONDict] | None]:
-        """Validated text, blocks and attachments of a message-posting call.
-
-        Errors as Slack's: ``no_text``, ``msg_too_long`` (over 40,000 characters),
-        ``invalid_blocks`` (with the reasons in ``response_metadata.messages``),
-        ``invalid_blocks_format``, ``invalid_attachments``.
-        """
-        blocks = _json_list_arg(args, "blocks", "invalid_blocks_format")
-        attachments = _json_list_arg(args, "attachments", "invalid_attachments")
-        text = args.get("text")
-        text = "" if text is None else str(text)
-        if not text and not blocks and not attachments:
-            raise _SlackError("no_text")
-        if len(text) > MAX_TEXT_CHARS:
-            raise _SlackError("msg_too_long")
-        if blocks is not None:
-            errors = _validate_blocks(blocks)
-            if errors:
-                raise _SlackError("invalid_blocks", response_metadata={"messages": errors})
-        return text, blocks, attachments
-
-    def message_json(self, message: StoredMessage) -> JSONDict:
-        """A message as ``conversations.history`` and ``chat.postMessage`` show it."""
-        body: JSONDict = {"type": "message", "text": message.text, "ts": message.ts}
-        if message.user is not None:
-            body["user"] = message.user
-        if message.bot_id is not None:
-            body.update(bot_id=message.bot_id, app_id=self.app_id)
-            body["bot_profile"] = {
-                "id": message.bot_id,
-                "name": self.bot_name,
-                "app_id": self.app_id,
-            }
-        body["team"] = self.team_id
-        if message.blocks is not None:
-            body["blocks"] = message.blocks
-        if message.attachments is not None:
-            body["attachments"] = message.attachments
-        if message.files:
-            body["files"] = message.files
-            body["upload"] = True
-        if message.metadata is not None:
-            body["metadata"] = message.metadata
-        if message.edited_ts is not None:
-            body["edited"] = {"user": message.user, "ts": message.edited_ts}
-        if message.thread_ts is not None:
-            body["thread_ts"] = message.thread_ts
-            if message.is_reply:
-                parent = self.find_message(message.channel, message.thread_ts)
-                body["parent_user_id"] = parent.user if parent is not None else None
-        self._add_thread_summary(message, body)
-        return body
-
-    def _add_thread_summary(self, message: StoredMessage, body: JSONDict) -> None:
-        if message.is_reply:
-            return
-        replies = self.replies_to(message)
-        if not replies:
-            return
-        body["thread_ts"] = message.ts
-        body["reply_count"] = len(replies)
-        body["reply_users"] = sorted({m.user for m in replies if m.user is not None})
-        body["reply_users_count"] = len(body["reply_users"])
-        body["latest_reply"] = replies[-1].ts
-
-    def own_message(self, args: JSONDict, cant: str) -> StoredMessage:
-        """The bot's own message named by ``channel`` + ``ts``; ``cant`` when it is not."""
-        channel_id = self.resolve_channel(_str_arg(args, "channel"))
-        message = self.find_message(channel_id, _str_arg(args, "ts"))
-        if message is None:
-            raise _SlackError("message_not_found")
-        if message.bot_id != self.bot_id:
-            raise _SlackError(cant)
-        return message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.emulators.slack_api import EmulatorEvent, SlackEmulator, render_text
+from bot.emulators.slack_api import Directory, EmulatorEvent, SlackEmulator, humanize, render_text
 from tests.emulators.slack.support import (
     APPROVAL_BLOCKS,
     CHANNEL,
@@ -53,3 +53,39 @@ async def test_ts_is_unique_and_increasing_even_with_a_frozen_clock() -> None:
         await emu.stop()
 
     assert (first["ts"], second["ts"]) == ("1700000000.000000", "1700000000.000001")
+
+
+def test_humanize_shows_mentions_channels_links_and_emoji_as_people_see_them() -> None:
+    directory = Directory(
+        users={"U1": "alice"}, channels={"C1": "inc-email"}, usergroups={"S1": "sre-oncall"}
+    )
+    text = (
+        ":rotating_light: <!subteam^S1> <@U1> paged, see <#C1> and <#C2|other>; "
+        "<https://wiki.example.com/rb|the runbook> &lt;job-1&gt; &amp; :large_green_circle: "
+        "at 10:30:00 :no_such_emoji:"
+    )
+
+    assert humanize(text, directory) == (
+        "🚨 @sre-oncall @alice paged, see #inc-email and #other; "
+        "the runbook <job-1> & 🟢 at 10:30:00 :no_such_emoji:"
+    )
+
+
+async def test_the_observer_gets_display_text_and_marks_edits(
+    emulator: SlackEmulator, client: AsyncWebClient
+) -> None:
+    events: list[EmulatorEvent] = []
+    emulator.on_event = events.append
+
+    posted = await client.chat_postMessage(channel=CHANNEL, text=":warning: <@U1> please ack")
+    await client.chat_update(channel=CHANNEL, ts=posted["ts"], text=":white_check_mark: acked")
+    note = emulator.people.post("U2", CHANNEL, "on it")
+    emulator.people.react("U1", CHANNEL, note.ts, "eyes")
+
+    assert [(e.kind, e.user_name, e.display) for e in events] == [
+        ("post", "backlog-bot", "⚠️ @alice please ack"),
+        ("update", "backlog-bot", "✅ acked (edited)"),
+        ("post", "bob", "on it"),
+        ("reaction_added", "alice", "on it"),
+    ]
+    assert events[-1].detail == "eyes"
