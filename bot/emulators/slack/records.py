@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.emulators.slack.render import render_text
+from bot.emulators.slack.render import Directory, humanize, render_text
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,13 @@ class EmulatorEvent:
     @property
     def rendered(self) -> str:
         return render_text(self.blocks, self.text)
+
+    @property
+    def reaction(self) -> str | None:
+        """For ``reaction_*`` events, the emoji as a person sees it (``:eyes:`` → 👀)."""
+        if self.detail is None or not self.kind.startswith("reaction"):
+            return None
+        return humanize(f":{self.detail}:", Directory())
 
 
 @dataclass

@@ -29,6 +29,7 @@ from bot.emulators.slack.api_server import ApiServer
 from bot.emulators.slack.channels import ChannelMethods
 from bot.emulators.slack.chat import ChatMethods
 from bot.emulators.slack.conversations import ConversationMethods
+from bot.emulators.slack.events import EventsApi
 from bot.emulators.slack.faults import AfterFault, AfterKind
 from bot.emulators.slack.files import FileMethods
 from bot.emulators.slack.items import ItemMethods
@@ -97,6 +98,9 @@ class SlackEmulator(ApiServer):
             self.workspace.add_channel(channel_id, name)
         ws = self.workspace
         self.actions = Actions(ws)
+        self.events = EventsApi(ws, self.socket_mode, self.notify)
+        """The Events API: ``await emulator.events.configure(url, signing_secret)``."""
+        self.actions.publish = self.events.publish
         self.people = People(ws, self.actions)
         """Act as people: ``emulator.people.post("U1", "#incidents", "on it")`` and more."""
         self._files = FileMethods(ws, self.actions, lambda: self.base_url)
@@ -140,6 +144,10 @@ class SlackEmulator(ApiServer):
     @on_event.setter
     def on_event(self, observer: Callable[[EmulatorEvent], None] | None) -> None:
         self.workspace.on_event = observer
+
+    async def stop(self) -> None:
+        await self.events.close()
+        await super().stop()
 
     @property
     def uploads(self) -> list[StoredUpload]:

@@ -276,6 +276,9 @@ class Workspace:
         display = render_for_people(message.blocks, message.text, self.directory())
         if kind in ("update", "response") and message.edited_ts is not None:
             display += " (edited)"
+        for shared in message.files:  # an upload shows its files under the comment
+            line = f"[file: {shared.get('title') or shared.get('name')}]"
+            display = f"{display}\n{line}" if display else line
         user = actor or message.user
         event = EmulatorEvent(
             kind=kind,

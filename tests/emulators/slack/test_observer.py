@@ -88,4 +88,23 @@ async def test_the_observer_gets_display_text_and_marks_edits(
         ("post", "bob", "on it"),
         ("reaction_added", "alice", "on it"),
     ]
-    assert events[-1].detail == "eyes"
+    assert (events[-1].detail, events[-1].reaction) == ("eyes", "👀")
+
+
+async def test_an_upload_shows_its_files_under_the_comment(
+    emulator: SlackEmulator, client: AsyncWebClient
+) -> None:
+    events: list[EmulatorEvent] = []
+    emulator.on_event = events.append
+
+    await client.files_upload_v2(
+        channel=CHANNEL,
+        content="# Report",
+        filename="incident-1.md",
+        title="Incident #1 report",
+        initial_comment=":page_facing_up: The report",
+    )
+
+    assert [(e.kind, e.display) for e in events] == [
+        ("upload", "📄 The report\n[file: Incident #1 report]")
+    ]
