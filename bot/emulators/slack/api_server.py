@@ -18,6 +18,7 @@ from typing import Self
 from aiohttp import web
 
 from bot.emulators.slack.faults import AfterFault, Faults
+from bot.emulators.slack.ratelimits import RateLimits
 from bot.emulators.slack.records import (
     _RESPONSE_PATH,
     _UPLOAD_PATH,
@@ -36,12 +37,21 @@ _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 class ApiServer:
     """aiohttp on loopback serving the API methods in ``self._handlers``."""
 
-    def __init__(self, *, bot_token: str, app_token: str | None, app_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        app_token: str | None,
+        app_id: str,
+        clock: Callable[[], float],
+    ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
         self.socket_mode = SocketModeGateway(lambda: self.base_url, app_id)
         self.calls: list[RecordedCall] = []
         self._faults = Faults()
+        self.rate_limits = RateLimits(clock)
+        """Slack's per-method tiers, off until ``rate_limits.enable()``."""
         self._handlers: dict[str, Handler] = {
             "apps.connections.open": self.socket_mode.open_connection,
         }
@@ -155,6 +165,9 @@ class ApiServer:
             body = {"ok": False, "error": "not_authed"}
         elif token != (self.app_token if method in _APP_TOKEN_METHODS else self.bot_token):
             body = {"ok": False, "error": "invalid_auth"}
+        elif (wait := self.rate_limits.retry_after(method, args)) is not None:
+            limited = _Fault(status=429, error="ratelimited", retry_after=wait)
+            return self._fault_reply(method, args, request.method, limited, "rate_limit")
         else:
             try:
                 body = {"ok": True, **handler(args)}
@@ -203,7 +216,12 @@ class ApiServer:
         return web.json_response(body, headers=self._slack_headers())
 
     def _fault_reply(
-        self, method: str, args: JSONDict, http_method: str, fault: _Fault
+        self,
+        method: str,
+        args: JSONDict,
+        http_method: str,
+        fault: _Fault,
+        reason: str = "injected",
     ) -> web.Response:
         headers = self._slack_headers()
         if fault.retry_after is not None:
@@ -211,8 +229,7 @@ class ApiServer:
         body: JSONDict | None = None
         if fault.error is not None:
             body = {"ok": False, "error": fault.error, **fault.extra}
-        self.calls.append(RecordedCall(method, args, fault.status, body, http_method))
-        self._notify()
+        self._record(RecordedCall(method, args, fault.status, body, http_method, reason))
         if body is None:
             return web.Response(
                 status=fault.status,

@@ -85,7 +85,9 @@ class RecordedCall:
     response: JSONDict | None
     http_method: str = "POST"
     fault: str | None = None
-    """The injected fault that shaped the answer, if any (e.g. ``"disconnect"``)."""
+    """Why the answer was not the plain one: ``"injected"`` (``fail_next``,
+    ``rate_limit_next``, ``server_error_next``), ``"rate_limit"`` (a tier exceeded), or
+    the ``fail_after_storing`` kind (``"disconnect"``...); None for a plain answer."""
 
     @property
     def ok(self) -> bool:

@@ -79,7 +79,7 @@ class SlackEmulator(ApiServer):
         app_token: str | None = None,
         scopes: Iterable[str] | None = None,
     ) -> None:
-        super().__init__(bot_token=bot_token, app_token=app_token, app_id=app_id)
+        super().__init__(bot_token=bot_token, app_token=app_token, app_id=app_id, clock=clock)
         self.workspace = Workspace(
             team_id=team_id,
             team_name=team_name,
