@@ -58,6 +58,11 @@ class SlackEmulator(ApiServer):
     ``scopes`` are the bot token's OAuth scopes (default: every scope the emulated methods
     know, ``chat:write.public`` included); a method whose scope is missing answers
     ``missing_scope`` with ``needed``/``provided``, as Slack does.
+
+    Beyond the API: :attr:`people` act in channels, :attr:`events` delivers the Events
+    API to the app, :attr:`rate_limits` turns Slack's tiers on, ``fail_next`` /
+    ``fail_after_storing`` / ``refuse`` inject failures, and the observer ``on_event``
+    sees what a person would (the demo's transcript).
     """
 
     def __init__(
