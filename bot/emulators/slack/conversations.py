@@ -12,6 +12,7 @@ from bot.emulators.slack.records import (
     _SlackError,
     _truthy,
 )
+from bot.emulators.slack.scopes import ConversationKind
 from bot.emulators.slack.validation import _page, _str_arg, _ts_key
 from bot.emulators.slack.workspace import Workspace
 
@@ -55,6 +56,7 @@ class ConversationMethods:
             "conversations.replies": self.replies,
             "conversations.info": self.info,
             "conversations.members": self.members,
+            "conversations.list": self.list,
             "conversations.open": self.open,
             "users.info": self.users_info,
             "usergroups.users.list": self.usergroups_users_list,
@@ -151,6 +153,34 @@ class ConversationMethods:
         everyone = channel.members if channel is not None else [ws.dms[channel_id]]
         page, cursor = _page(list(everyone), args)
         return {"members": page, "response_metadata": {"next_cursor": cursor}}
+
+    def list(self, args: JSONDict) -> JSONDict:
+        """The workspace's conversations of ``types`` (default ``public_channel``) that the
+        bot can see (private ones only where it is a member); ``exclude_archived``;
+        pages of ``limit`` (default 100, at most 1000). Each type needs its ``*:read``."""
+        ws = self._ws
+        types = (_str_arg(args, "types") or "public_channel").split(",")
+        kinds: dict[str, ConversationKind] = {
+            "public_channel": "public",
+            "private_channel": "private",
+            "im": "im",
+        }
+        for kind in types:
+            if kind in kinds:
+                ws.require_scope("conversations.info", kinds[kind])
+        skip_archived = _truthy(args.get("exclude_archived"))
+        found: list[JSONDict] = []
+        for channel in ws.channels.values():
+            wanted = "private_channel" if channel.is_private else "public_channel"
+            if wanted not in types or (skip_archived and channel.is_archived):
+                continue
+            if channel.is_private and ws.bot_user_id not in channel.members:
+                continue
+            found.append(channel_json(ws, channel))
+        if "im" in types:
+            found += [{"id": dm, "is_im": True, "user": user} for dm, user in ws.dms.items()]
+        page, cursor = _page(found, args)
+        return {"channels": page, "response_metadata": {"next_cursor": cursor}}
 
     def open(self, args: JSONDict) -> JSONDict:
         ws = self._ws

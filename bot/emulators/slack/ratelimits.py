@@ -32,6 +32,7 @@ METHOD_TIERS: dict[str, int] = {
     "conversations.replies": 3,
     "conversations.info": 3,
     "conversations.members": 4,
+    "conversations.list": 2,
     "conversations.open": 3,
     "conversations.create": 2,
     "conversations.setTopic": 2,

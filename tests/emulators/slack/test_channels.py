@@ -203,3 +203,28 @@ async def test_members_are_paginated(emulator: SlackEmulator, client: AsyncWebCl
     assert first["members"] == [emulator.bot_user_id, "U1"]
     assert rest["members"] == ["U2"]
     assert rest["response_metadata"]["next_cursor"] == ""
+
+
+async def test_list_shows_the_channels_the_bot_can_see_paginated(
+    emulator: SlackEmulator, client: AsyncWebClient
+) -> None:
+    emulator.add_channel("C0SECRET", "leads", members=["U1"], bot_is_member=False, is_private=True)
+    emulator.add_channel("C0OURS", "ops-private", is_private=True)
+    archived = (await client.conversations_create(name="inc-old"))["channel"]["id"]
+    await client.conversations_archive(channel=archived)
+
+    public = await client.conversations_list(exclude_archived=True)
+    everything = await client.conversations_list(types="public_channel,private_channel", limit=2)
+    rest = await client.conversations_list(
+        types="public_channel,private_channel",
+        limit=2,
+        cursor=everything["response_metadata"]["next_cursor"],
+    )
+
+    assert [c["name"] for c in public["channels"]] == ["backlog-incidents"]
+    assert [c["name"] for c in everything["channels"] + rest["channels"]] == [
+        "backlog-incidents",
+        "ops-private",
+        "inc-old",
+    ]
+    assert rest["response_metadata"]["next_cursor"] == ""
