@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.emulators.slack.render import render_text
+from bot.emulators.slack.render import Directory, humanize, render_text
 
 log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
-EventKind = Literal["post", "update", "delete", "ephemeral", "response", "upload"]
+EventKind = Literal[
+    "post",
+    "update",
+    "delete",
+    "ephemeral",
+    "response",
+    "upload",
+    "reaction_added",
+    "reaction_removed",
+    "pin_added",
+    "pin_removed",
+]
+Handler = Callable[[JSONDict], JSONDict]
+"""An API method: its arguments in, the answer's fields (besides ``ok``) out."""
 
 MAX_BLOCKS = 50
 MAX_TEXT_CHARS = 40_000
@@ -70,6 +84,10 @@ class RecordedCall:
     status: int
     response: JSONDict | None
     http_method: str = "POST"
+    fault: str | None = None
+    """Why the answer was not the plain one: ``"injected"`` (``fail_next``,
+    ``rate_limit_next``, ``server_error_next``), ``"rate_limit"`` (a tier exceeded), or
+    the ``fail_after_storing`` kind (``"disconnect"``...); None for a plain answer."""
 
     @property
     def ok(self) -> bool:
@@ -111,10 +129,22 @@ class StoredMessage:
     metadata: JSONDict | None = None
     edits: list[MessageVersion] = field(default_factory=list)
     edited_ts: str | None = None
+    edited_by: str | None = None
+    subtype: str | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+    """Emoji name -> the users who reacted with it, in order."""
+    pinned_to: list[str] = field(default_factory=list)
+    extra: JSONDict = field(default_factory=dict)
+    """Fields a system message carries besides text (``inviter``, ``topic``, ``purpose``...)."""
 
     @property
     def is_bot(self) -> bool:
         return self.bot_id is not None
+
+    @property
+    def is_system(self) -> bool:
+        """A message Slack writes itself: ``channel_join``, ``channel_topic``, a tombstone..."""
+        return self.subtype is not None and self.subtype not in ("thread_broadcast", "bot_message")
 
     @property
     def is_ephemeral(self) -> bool:
@@ -205,10 +235,61 @@ class EmulatorEvent:
     thread_ts: str | None = None
     visible_to: str | None = None
     tag: str | None = None
+    display: str = ""
+    """What a person sees: mentions as ``@name``, ``#channel``, emoji as characters, and
+    ``(edited)`` after an edited message; ``kind`` says what happened."""
+    user_name: str | None = None
+    detail: str | None = None
+    """For reactions, the emoji's name."""
 
     @property
     def rendered(self) -> str:
         return render_text(self.blocks, self.text)
+
+    @property
+    def reaction(self) -> str | None:
+        """For ``reaction_*`` events, the emoji as a person sees it (``:eyes:`` → 👀)."""
+        if self.detail is None or not self.kind.startswith("reaction"):
+            return None
+        return humanize(f":{self.detail}:", Directory())
+
+
+@dataclass
+class ChannelText:
+    """A channel's topic or purpose."""
+
+    value: str = ""
+    creator: str = ""
+    last_set: int = 0
+
+    def to_slack(self) -> JSONDict:
+        return {"value": self.value, "creator": self.creator, "last_set": self.last_set}
+
+
+@dataclass
+class Pin:
+    ts: str
+    created: int
+    created_by: str
+
+
+@dataclass
+class Channel:
+    """A public or private channel; ``members`` in the order they joined."""
+
+    id: str
+    name: str
+    is_private: bool = False
+    is_archived: bool = False
+    members: list[str] = field(default_factory=list)
+    created: int = 0
+    creator: str = ""
+    topic: ChannelText = field(default_factory=ChannelText)
+    purpose: ChannelText = field(default_factory=ChannelText)
+    pins: list[Pin] = field(default_factory=list)
+    bookmarks: list[JSONDict] = field(default_factory=list)
+    everyone: bool = False
+    """Declared without a member list: every workspace member is in it, present and future."""
 
 
 @dataclass
@@ -216,6 +297,7 @@ class _Fault:
     status: int
     error: str | None
     retry_after: int | None = None
+    extra: JSONDict = field(default_factory=dict)
 
 
 @dataclass

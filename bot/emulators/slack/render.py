@@ -1,9 +1,14 @@
-"""Block Kit flattened to terminal text (the demo's transcript, test assertions)."""
+"""Block Kit flattened to terminal text (the demo's transcript, test assertions), and
+Slack's formatting (mentions, links, emoji) shown the way a person sees it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+import emoji
 
 # --------------------------------------------------------------------------------------
 # Rendering Block Kit for a terminal
@@ -108,3 +113,71 @@ def _render_rich(element: Any) -> str:
     if kind == "rich_text_list":
         return "\n".join("• " + _render_rich(item) for item in children) + "\n"
     return "".join(_render_rich(child) for child in children)
+
+
+# --------------------------------------------------------------------------------------
+# What a person sees: mentions, links, emoji
+# --------------------------------------------------------------------------------------
+
+_ANGLED = re.compile(r"<([^<>]+)>")
+_SHORTCODE = re.compile(r":([a-z0-9_+'-]+):")
+# Slack's own names for colour shapes that Unicode's CLDR names without "large_".
+_SLACK_ONLY = re.compile(r"large_(green|yellow|orange|purple|brown|red)_(circle|square)")
+_BROADCASTS = {"!channel": "@channel", "!here": "@here", "!everyone": "@everyone"}
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Names for ids: users (``U…`` → ``alice``), channels, user groups (``S…`` → handle)."""
+
+    users: Mapping[str, str] = field(default_factory=dict)
+    channels: Mapping[str, str] = field(default_factory=dict)
+    usergroups: Mapping[str, str] = field(default_factory=dict)
+
+
+def render_for_people(
+    blocks: Sequence[Mapping[str, Any]] | None, text: str | None, directory: Directory
+) -> str:
+    """:func:`render_text`, then mentions, links and emoji as Slack's clients show them."""
+    return humanize(render_text(blocks, text), directory)
+
+
+def humanize(text: str, directory: Directory) -> str:
+    """Slack's message formatting as a person reads it.
+
+    ``<@U123>`` → ``@alice``, ``<#C123|incidents>`` → ``#incidents``,
+    ``<!subteam^S1|@oncall>`` → ``@oncall``, ``<!here>`` → ``@here``,
+    ``<https://x|the runbook>`` → ``the runbook``, ``:rotating_light:`` → 🚨, and the
+    ``&amp;``/``&lt;``/``&gt;`` escapes back to ``&``/``<``/``>`` (Slack's "Formatting
+    text for app surfaces": escaping, mentions, links, emoji shortcodes).
+    """
+    replaced = _ANGLED.sub(lambda match: _reference(match.group(1), directory), text)
+    with_emoji = _SHORTCODE.sub(_emoji, replaced)
+    return with_emoji.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _reference(inner: str, directory: Directory) -> str:
+    target, _, label = inner.partition("|")
+    if target.startswith("@"):
+        user_id = target[1:]
+        return "@" + directory.users.get(user_id, label or user_id)
+    if target.startswith("#"):
+        channel_id = target[1:]
+        return "#" + (label or directory.channels.get(channel_id, channel_id))
+    if target.startswith("!subteam^"):
+        group_id = target.removeprefix("!subteam^")
+        return label or "@" + directory.usergroups.get(group_id, group_id)
+    if target in _BROADCASTS:
+        return _BROADCASTS[target]
+    if target.startswith("!"):  # <!date^…|fallback> and the like
+        return label or target
+    return label or target
+
+
+def _emoji(match: re.Match[str]) -> str:
+    name = _SLACK_ONLY.sub(r"\1_\2", match.group(1))
+    for language in ("alias", "en"):
+        shown = emoji.emojize(f":{name}:", language=language)
+        if shown != f":{name}:":
+            return shown
+    return match.group(0)

@@ -69,8 +69,20 @@ class SocketModeGateway:
     async def wait_connected(self, within: float = 5.0) -> None:
         await asyncio.wait_for(self._connected.wait(), within)
 
-    async def send(self, kind: str, payload: JSONDict, *, within: float = 5.0) -> JSONDict:
-        """Delivers one envelope to a connected client; returns its acknowledgement payload."""
+    async def send(
+        self,
+        kind: str,
+        payload: JSONDict,
+        *,
+        within: float = 5.0,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> JSONDict:
+        """Delivers one envelope to a connected client; returns its acknowledgement payload.
+
+        Raises :class:`TimeoutError` when it is not acknowledged ``within`` seconds, and
+        :class:`RuntimeError` when no client is connected.
+        """
         if not self._sockets:
             raise RuntimeError("no Socket Mode client is connected")
         envelope_id = secrets.token_hex(12)
@@ -83,8 +95,8 @@ class SocketModeGateway:
                 "type": kind,
                 "payload": payload,
                 "accepts_response_payload": kind != "events_api",
-                "retry_attempt": 0,
-                "retry_reason": "",
+                "retry_attempt": retry_attempt,
+                "retry_reason": retry_reason,
             }
         )
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -173,6 +174,61 @@ def _json_list_arg(args: Mapping[str, Any], name: str, error: str) -> list[Any] 
     return value
 
 
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _metadata_arg(args: Mapping[str, Any]) -> tuple[JSONDict | None, str | None]:
+    """A message's ``metadata`` argument, checked as Slack does: ``(metadata, warning)``.
+
+    An object (or its JSON text) with a string ``event_type`` and an object
+    ``event_payload``; anything else is ``invalid_metadata_format``. An ``event_type``
+    with characters other than letters, digits, ``_`` and ``-`` is accepted with the
+    warning ``invalid_metadata_schema`` and the metadata dropped (Slack's "Using message
+    metadata": "Metadata with an invalid event_type returns an invalid_metadata_schema
+    warning and is ignored").
+    """
+    value = args.get("metadata")
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _SlackError("invalid_metadata_format") from None
+    if not isinstance(value, dict):
+        raise _SlackError("invalid_metadata_format")
+    event_type = value.get("event_type")
+    payload = value.get("event_payload")
+    if not isinstance(event_type, str) or not isinstance(payload, dict):
+        raise _SlackError("invalid_metadata_format")
+    if not _EVENT_TYPE.match(event_type):
+        return None, "invalid_metadata_schema"
+    return {"event_type": event_type, "event_payload": payload}, None
+
+
+_CHANNEL_NAME_MAX = 80
+_CHANNEL_NAME = re.compile(r"^[a-z0-9_-]+$")
+_PUNCTUATION_ONLY = re.compile(r"^[_-]+$")
+
+
+def _check_channel_name(name: str | None) -> str:
+    """A new channel's name as Slack checks it, in Slack's error order.
+
+    Lowercase letters, digits, hyphens and underscores, at most 80 characters
+    (``conversations.create`` reference: ``invalid_name_required``,
+    ``invalid_name_maxlength``, ``invalid_name_specials``, ``invalid_name_punctuation``).
+    """
+    if not name:
+        raise _SlackError("invalid_name_required")
+    if len(name) > _CHANNEL_NAME_MAX:
+        raise _SlackError("invalid_name_maxlength")
+    if not _CHANNEL_NAME.match(name):
+        raise _SlackError("invalid_name_specials")
+    if _PUNCTUATION_ONLY.match(name):
+        raise _SlackError("invalid_name_punctuation")
+    return name
+
+
 def _encode_cursor(offset: int) -> str:
     return base64.b64encode(f"offset:{offset}".encode()).decode()
 
@@ -187,6 +243,22 @@ def _decode_cursor(cursor: str | None) -> int:
         return int(number)
     except ValueError:
         raise _SlackError("invalid_cursor") from None
+
+
+def _page(
+    items: list[Any], args: Mapping[str, Any], *, default: int = 100, maximum: int = 1000
+) -> tuple[list[Any], str]:
+    """One page of ``items`` from Slack's cursor arguments: ``(page, next_cursor)``.
+
+    ``limit`` (default ``default``, at most ``maximum``) and the opaque ``cursor`` of the
+    previous page's ``response_metadata.next_cursor``; an empty ``next_cursor`` means the
+    last page (Slack's "Pagination through collections").
+    """
+    limit = max(1, min(_int_arg(args, "limit", default), maximum))
+    offset = _decode_cursor(_str_arg(args, "cursor"))
+    page = items[offset : offset + limit]
+    more = offset + limit < len(items)
+    return page, _encode_cursor(offset + limit) if more else ""
 
 
 def _ts_key(ts: str) -> tuple[int, int]:
