@@ -167,6 +167,7 @@ async def build_runtime(
         incidents=incidents,
         actions=actions,
         messages=messages,
+        directory=directory,
         clock=clock,
     )
     slack_app = build_slack_app(

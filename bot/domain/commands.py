@@ -357,3 +357,27 @@ def _escalate(args: list[str]) -> Escalate:
     if len(args) != 1 or not args[0].removeprefix("L").isdigit():
         raise CommandError("`escalate` takes an optional tier number, e.g. `escalate 2`.")
     return Escalate(tier=int(args[0].removeprefix("L")))
+
+
+_NAMES: dict[type, str] = {
+    Status: "status",
+    Diagnose: "diagnose",
+    Scale: "scale",
+    Requeue: "requeue",
+    Restart: "restart",
+    Tune: "tune",
+    Drain: "drain",
+    Escalate: "escalate",
+    Ack: "ack",
+    Note: "note",
+    RootCause: "rootcause",
+    Resolve: "resolve",
+    ShowReport: "report",
+    Forecast: "forecast",
+    Help: "help",
+}
+
+
+def name_of(command: Command) -> str:
+    """The sub-command's name as typed (``/backlog <name>``)."""
+    return _NAMES[type(command)]

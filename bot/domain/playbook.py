@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from bot.domain.paging import PagerDutyTarget, WebhookTarget
+from bot.domain.permissions import check_permissions
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -307,6 +308,8 @@ class Playbook(_Model):
     report: Report
     diagnostics: Diagnostics = Diagnostics()
     capacity: Capacity = Capacity()
+    # Who may run each /backlog sub-command (bot/domain/permissions.py has the defaults).
+    permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     def queue(self, name: str) -> Queue | None:
         return next((q for q in self.queues if q.name == name), None)
@@ -396,6 +399,10 @@ def cross_check(playbook: Playbook) -> list[PlaybookProblem]:
             )
     problems += _check_capacity(playbook)
     problems += _check_roles(playbook)
+    problems += [
+        PlaybookProblem(field=field, reason=reason)
+        for field, reason in check_permissions(playbook.permissions, tuple(playbook.roles))
+    ]
     missing = [kind.value for kind in ActionKind if kind not in playbook.actions]
     if missing:
         problems.append(

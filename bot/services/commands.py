@@ -20,9 +20,10 @@ from bot.adapters.store import Store
 from bot.adapters.store.history import hourly_depths
 from bot.domain import commands as cmd
 from bot.domain.diagnosis import format_diagnosis
-from bot.domain.errors import BotError, DependencyError
+from bot.domain.errors import BotError, DependencyError, Refused
 from bot.domain.models import ActionRequest, Clock, DeploymentStatus, EventKind
 from bot.domain.outlook import build_outlooks, render_outlooks
+from bot.domain.permissions import allowed_roles, refusal
 from bot.domain.playbook import Playbook
 from bot.domain.report import classify_note, format_duration
 from bot.services.actions import ActionService
@@ -31,6 +32,7 @@ from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService, NoOpenIncident
 from bot.services.messages import Messages
 from bot.services.monitor import HOURLY_SAMPLES_FOR
+from bot.services.ports import Directory
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,10 @@ class CommandRouter:
         diagnosis: DiagnosisService,
         store: Store,
         messages: Messages,
+        directory: Directory,
         clock: Clock,
     ) -> None:
+        self._directory = directory
         self._messages = messages
         self._diagnosis = diagnosis
         self._store = store
@@ -82,6 +86,7 @@ class CommandRouter:
         except cmd.CommandError as exc:
             return Reply(f":warning: {exc}\n\n{cmd.USAGE}")
         try:
+            await self._authorize(cmd.name_of(command), call)
             reply = await self._dispatch(command, call)
         except DependencyError as exc:
             # Requests change nothing before approval, and every other command's
@@ -91,7 +96,22 @@ class CommandRouter:
             return Reply(f"{exc.icon} {said}{stop} Nothing was changed.")
         except BotError as exc:
             return Reply(f"{exc.icon} {exc}")
-        return await self._fit(reply, call, type(command).__name__.lower())
+        return await self._fit(reply, call, cmd.name_of(command))
+
+    async def _authorize(self, name: str, call: Invocation) -> None:
+        """Raises Refused (and audits it) unless ``call.user`` may run ``name``."""
+        roles = allowed_roles(name, tuple(self._playbook.roles), self._playbook.permissions)
+        if roles is None or call.user in await self._directory.members(roles):
+            return
+        await self._store.audit(
+            at=self._clock(),
+            actor=call.user,
+            action=f"command:{name}",
+            target=f"channel/{call.channel}",
+            outcome="refused",
+            details={"reason": "not in an allowed role", "roles": list(roles)},
+        )
+        raise Refused(refusal(name, roles))
 
     async def _fit(self, reply: Reply, call: Invocation, what: str) -> Reply:
         """A reply too long for one Slack message: its start inline, the whole as a file
