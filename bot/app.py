@@ -151,7 +151,9 @@ async def build_runtime(
     escalation = EscalationService(store, messages, directory, playbook, clock)
     sender = SlackSender(
         store,
-        SlackTransport(make_sender_client(token, settings.slack_api_url)),
+        SlackTransport(
+            make_sender_client(token, settings.slack_api_url, settings.slack_timeout_seconds)
+        ),
         SenderConnection(database_url),
         clock=clock,
         announcement_channel=playbook.slack.incident_channel,

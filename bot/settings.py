@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_timeout_seconds: int = Field(
+        default=10, ge=1, le=120, validation_alias="SLACK_TIMEOUT_SECONDS"
+    )
     alertmanager_token: SecretStr | None = Field(
         default=None,
         description="When set, /alertmanager requires 'Authorization: Bearer <token>'.",

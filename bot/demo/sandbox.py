@@ -71,10 +71,12 @@ class Sandbox:
         alertmanager_token: str | None = None,
         app_token: str | None = None,
         replica_of: Sandbox | None = None,
+        slack_timeout_seconds: int = 10,
     ) -> None:
         """``replica_of``: run a second bot process against the same Slack workspace,
         Kubernetes cluster, Redis and database as that sandbox (two replicas)."""
         self._replica_of = replica_of
+        self._slack_timeout = slack_timeout_seconds
         self.app_token = app_token
         self._alertmanager_token = alertmanager_token
         self.playbook = playbook
@@ -106,6 +108,7 @@ class Sandbox:
             slack_bot_token=self.bot_token,
             slack_signing_secret=self.signing_secret,
             slack_api_url=self.slack.api_url,
+            slack_timeout_seconds=self._slack_timeout,
             redis_url=self._redis_url,
             database_url=self._database_url,
             kubeconfig=kubeconfig,

@@ -176,8 +176,11 @@ class SlackSender:
         waiting for a retry later than now are left for later."""
         async with asyncio.timeout(within):
             while self._busy or await self._store.channels_due(self._clock()):
-                if not await self.deliver_due():
-                    await asyncio.sleep(0.01)  # another round (or replica) holds a channel
+                if await self.deliver_due():
+                    continue
+                if not self._busy:
+                    return  # what is due cannot go yet (e.g. replies to an unsent message)
+                await asyncio.sleep(0.01)  # this process's other round holds a channel
 
     async def _deliver_channel(self, channel: str) -> int:
         if channel in self._busy:
