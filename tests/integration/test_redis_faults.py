@@ -59,8 +59,8 @@ async def test_approved_requeue_fails_cleanly_when_redis_goes_away(gated, redis_
     gate.cut()
     answer = await sandbox.click("bob", approval, ActionId.APPROVE.value, within=20)
     assert answer.text == "Approved; the action failed."
-    thread = [m.text for m in sandbox.slack.thread(approval.channel, approval.ts)]
-    assert any("failed: Redis did not answer" in t for t in thread)
+    thread = [m.rendered for m in sandbox.slack.thread(approval.channel, approval.ts)]
+    assert any("failed: Redis did not answer" in t for t in thread), thread
     # atomic batches: every id is still in the processing set, none half-moved
     assert await redis_client.smembers("processing_jobs") == {"a", "b"}
     assert await redis_client.llen("email_processing_queue") == 0
