@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import logs
+from bot import cli_backtest, logs
 from bot.domain.playbook import PlaybookError, load_playbook
 from bot.settings import Settings
 
@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply the database schema (idempotent)")
     report = sub.add_parser("report", help="print an incident's report (Markdown)")
     report.add_argument("incident_id", type=int)
+    cli_backtest.add_parser(sub)
     return parser
 
 
@@ -68,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_migrate(settings))
     if args.command == "report":
         return asyncio.run(_report(settings, args.incident_id))
+    if args.command == "backtest":
+        return asyncio.run(cli_backtest.run(settings, args))
     raise AssertionError(args.command)
 
 

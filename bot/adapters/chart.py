@@ -121,6 +121,11 @@ def depth_figure(data: ChartData) -> Figure:
                 label=_plain(f"{queue} threshold ({threshold:,})"),
             )
             top = max(top, float(threshold))
+        for level in (lv for lv in data.levels if lv.queue == queue):
+            ax.axhline(
+                level.depth, color=colour, linestyle=":", linewidth=1.6, label=_plain(level.label)
+            )
+            top = max(top, float(level.depth))
     if not in_window:
         ax.text(
             0.5,

@@ -38,6 +38,16 @@ class ChartMark:
 
 
 @dataclass(frozen=True)
+class ChartLevel:
+    """Another horizontal line for a queue besides its threshold (e.g. a proposed
+    threshold in a backtest), drawn dotted in the queue's colour; ``depth`` in jobs."""
+
+    queue: str
+    depth: int
+    label: str
+
+
+@dataclass(frozen=True)
 class ChartData:
     """Everything one depth chart shows.
 
@@ -48,7 +58,7 @@ class ChartData:
     range drawn, ``(start, end)``, timezone-aware; the axis shows times in ``tz``.
     ``incident_start``/``resolved_at`` shade the incident. ``queues`` fixes the
     order (and so the colour) of the queues; by default they come in the order
-    they first appear in the samples.
+    they first appear in the samples. ``levels`` are further horizontal lines.
     """
 
     samples: Sequence[QueueSample]
@@ -60,6 +70,7 @@ class ChartData:
     incident_start: datetime | None = None
     resolved_at: datetime | None = None
     queues: Sequence[str] = ()
+    levels: Sequence[ChartLevel] = ()
 
     def queue_order(self) -> list[str]:
         """The queues drawn: ``queues`` if given, else every queue seen in a sample."""

@@ -24,6 +24,8 @@ from datetime import timedelta
 
 from bot.domain.errors import Refused
 from bot.domain.playbook import parse_duration
+from bot.domain.rule_changes import Backtest as Backtest
+from bot.domain.rule_changes import ChangeError, parse_backtest
 from bot.domain.text import code, slack_unescape
 
 USAGE = """\
@@ -42,6 +44,8 @@ USAGE = """\
 • `resolve` — resolve the incident and post its report
 • `report` — show the incident report so far
 • `forecast` — project the queue depth
+• `backtest RULE.threshold=800 RULE.for=5m [--since 30d]` — replay stored depths with a \
+changed rule (`rule.` = the incident's rule)
 • `help` — this message"""
 
 _MAX_TEXT = 3000
@@ -145,6 +149,7 @@ Command = (
     | ShowReport
     | Forecast
     | Help
+    | Backtest
 )
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -236,6 +241,7 @@ def parse(text: str) -> Command:
         "restart": _restart,
         "tune": _tune,
         "escalate": _escalate,
+        "backtest": _backtest,
     }
     if verb not in parsers:
         raise CommandError(f"Unknown command {_shown(verb)}.")
@@ -359,6 +365,13 @@ def _escalate(args: list[str]) -> Escalate:
     return Escalate(tier=int(args[0].removeprefix("L")))
 
 
+def _backtest(args: list[str]) -> Backtest:
+    try:
+        return parse_backtest(args)
+    except ChangeError as exc:
+        raise CommandError(str(exc)) from exc
+
+
 _NAMES: dict[type, str] = {
     Status: "status",
     Diagnose: "diagnose",
@@ -375,6 +388,7 @@ _NAMES: dict[type, str] = {
     ShowReport: "report",
     Forecast: "forecast",
     Help: "help",
+    Backtest: "backtest",
 }
 
 

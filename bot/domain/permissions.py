@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 ANYONE = "anyone"
 
-READ_ONLY = frozenset({"status", "diagnose", "forecast", "report", "help"})
+READ_ONLY = frozenset({"status", "diagnose", "forecast", "report", "backtest", "help"})
 STATE_CHANGING = frozenset(
     {
         "scale",
@@ -71,5 +71,5 @@ def refusal(command: str, roles: Sequence[str]) -> str:
     return (
         f"Only members of {named} may run `/backlog {command}` (the playbook's permissions); "
         "nothing was done. Ask one of them, or use the read-only commands (`status`, "
-        "`diagnose`, `forecast`, `report`)."
+        "`diagnose`, `forecast`, `report`, `backtest`)."
     )

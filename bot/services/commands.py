@@ -27,6 +27,7 @@ from bot.domain.permissions import allowed_roles, refusal
 from bot.domain.playbook import Playbook
 from bot.domain.report import classify_note, format_duration
 from bot.services.actions import ActionService
+from bot.services.backtest import BacktestService
 from bot.services.diagnosis import DiagnosisService
 from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService, NoOpenIncident
@@ -77,6 +78,7 @@ class CommandRouter:
         self._incidents = incidents
         self._actions = actions
         self._clock = clock
+        self._backtest = BacktestService(store, playbook, clock)
 
     async def handle(self, call: Invocation) -> Reply:
         """The answer to one ``/backlog`` command. Expected failures (BotError) are
@@ -142,13 +144,9 @@ class CommandRouter:
         if isinstance(command, cmd.Scale | cmd.Restart | cmd.Tune | cmd.Drain | cmd.Requeue):
             request = await self._request(command, call)
             return Reply(f"Approval requested: {request.summary}.")
+        if isinstance(command, cmd.Help | cmd.Status | cmd.Forecast | cmd.Backtest):
+            return await self._answer(command, call)
         match command:
-            case cmd.Help():
-                return Reply(cmd.USAGE)
-            case cmd.Status():
-                return Reply(await self._status())
-            case cmd.Forecast():
-                return Reply(await self._forecast())
             case cmd.Diagnose():
                 return Reply(await self._diagnose(call.user), ephemeral=False)
             case cmd.Ack():
@@ -172,6 +170,19 @@ class CommandRouter:
             case cmd.ShowReport():
                 return Reply(await self._incidents.report())
         raise AssertionError(f"unhandled command {command!r}")  # every Command is matched above
+
+    async def _answer(
+        self, command: cmd.Help | cmd.Status | cmd.Forecast | cmd.Backtest, call: Invocation
+    ) -> Reply:
+        """The read-only answers that change nothing and record nothing."""
+        match command:
+            case cmd.Help():
+                return Reply(cmd.USAGE)
+            case cmd.Status():
+                return Reply(await self._status())
+            case cmd.Forecast():
+                return Reply(await self._forecast())
+        return Reply(await self._backtest.post(command, call.user, call.channel))
 
     async def _request(
         self,
