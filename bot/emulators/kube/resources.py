@@ -152,21 +152,62 @@ NODE_METRICS = ResourceType(
     "metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", namespaced=False, verbs=_RO, metrics=True
 )
 
+# What deploy/kubernetes/ creates for the bot itself, so `kubectl apply` (dry runs in
+# tests/integration/test_kubectl_apply.py) finds every kind it maps. Kept and served
+# like any object; the emulator gives them no behaviour of their own.
+SERVICES = ResourceType(
+    "",
+    "v1",
+    "services",
+    "Service",
+    subresources=(Subresource("status", "Service", ("get", "patch", "update")),),
+    short_names=("svc",),
+    status_is_subresource=True,
+    categories=("all",),
+)
+SERVICE_ACCOUNTS = ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",))
+SECRETS = ResourceType("", "v1", "secrets", "Secret")
+PDBS = ResourceType(
+    "policy",
+    "v1",
+    "poddisruptionbudgets",
+    "PodDisruptionBudget",
+    subresources=(Subresource("status", "PodDisruptionBudget", ("get", "patch", "update")),),
+    short_names=("pdb",),
+    has_generation=True,
+    status_is_subresource=True,
+)
+_RBAC = "rbac.authorization.k8s.io"
+ROLES = ResourceType(_RBAC, "v1", "roles", "Role")
+ROLE_BINDINGS = ResourceType(_RBAC, "v1", "rolebindings", "RoleBinding")
+CLUSTER_ROLES = ResourceType(_RBAC, "v1", "clusterroles", "ClusterRole", namespaced=False)
+CLUSTER_ROLE_BINDINGS = ResourceType(
+    _RBAC, "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
+)
+
 RESOURCES: tuple[ResourceType, ...] = (
     PODS,
     CONFIGMAPS,
     NODES,
     EVENTS,
     NAMESPACES,
+    SERVICES,
+    SERVICE_ACCOUNTS,
+    SECRETS,
     DEPLOYMENTS,
     REPLICASETS,
     JOBS,
     HPAS,
+    PDBS,
+    ROLES,
+    ROLE_BINDINGS,
+    CLUSTER_ROLES,
+    CLUSTER_ROLE_BINDINGS,
     POD_METRICS,
     NODE_METRICS,
 )
 
-GROUP_ORDER = ("apps", "autoscaling", "batch", "metrics.k8s.io")
+GROUP_ORDER = ("apps", "autoscaling", "batch", "policy", _RBAC, "metrics.k8s.io")
 
 
 def lookup(group: str, version: str, resource: str) -> ResourceType | None:
