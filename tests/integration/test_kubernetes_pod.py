@@ -24,6 +24,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from kubernetes import client, config, utils
 
 from bot.emulators.kube import KubeEmulator
 from bot.emulators.slack_api import SlackEmulator
@@ -93,6 +94,43 @@ def test_kubectl_accepts_the_kustomization(tmp_path: Path):
     [config_map] = [name for name in printed if name.startswith("configmap/")]
     assert config_map.startswith("configmap/backlog-bot-playbooks-")  # generated, hashed
     assert printed - {config_map} == kubectl_names([d for p in applied for d in documents(p)])
+
+
+def test_the_services_and_the_budget_select_the_pods_the_deployment_makes(tmp_path: Path):
+    """Through the ``kubernetes`` client (no kubectl needed): every object is created on
+    the emulator, whose controller starts the Deployment's pods; each Service's and the
+    budget's selector, asked of the API server, finds exactly those pods."""
+    applied = [d for p in MANIFESTS if p != SECRET_TEMPLATE for d in documents(p)]
+    with KubeEmulator(namespaces=("default", "phishnet")) as kube:
+        api = config.new_client_from_config(str(kube.write_kubeconfig(tmp_path / "kubeconfig")))
+        with api:
+            utils.create_from_yaml(api, yaml_objects=applied)
+            core = client.CoreV1Api(api)
+            pods = core.list_namespaced_pod("phishnet").items
+            selectors = {
+                f"service/{s.metadata.name}": s.spec.selector
+                for s in core.list_namespaced_service("phishnet").items
+            }
+            for budget in (
+                client.PolicyV1Api(api).list_namespaced_pod_disruption_budget("phishnet").items
+            ):
+                selectors[f"pdb/{budget.metadata.name}"] = budget.spec.selector.match_labels
+            selected = {
+                name: {
+                    p.metadata.name
+                    for p in core.list_namespaced_pod(
+                        "phishnet", label_selector=",".join(f"{k}={v}" for k, v in sel.items())
+                    ).items
+                }
+                for name, sel in selectors.items()
+            }
+    bot_pods = {p.metadata.name for p in pods if p.metadata.name.startswith("backlog-bot-")}
+    assert len(bot_pods) == 2
+    assert set(selected) == {
+        "service/backlog-bot", "service/backlog-bot-headless", "pdb/backlog-bot"
+    }  # fmt: skip
+    for name, found in selected.items():
+        assert found == bot_pods, name
 
 
 # --- the pod's environment ------------------------------------------------------------

@@ -155,7 +155,7 @@ def test_probes_ask_the_bot_s_health_and_readiness_paths():
     for probe in ("livenessProbe", "startupProbe", "readinessProbe"):
         assert container_port(bot[probe]["httpGet"]["port"]) == int(plain_env()["PORT"])
     if importlib.util.find_spec("bot.readiness") is not None:  # the bounded checks
-        from bot.readiness import CHECK_TIMEOUT_SECONDS  # type: ignore[import-not-found]
+        from bot.readiness import CHECK_TIMEOUT_SECONDS
 
         assert bot["readinessProbe"]["timeoutSeconds"] > CHECK_TIMEOUT_SECONDS
 
