@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,7 @@ from bot import logs
 from bot.adapters.alertmanager import PayloadError, parse_webhook
 from bot.adapters.chart import render_depth_chart
 from bot.adapters.kube import KubeClient
+from bot.adapters.pagerduty import pagerduty_webhook_handler
 from bot.adapters.queues import depths
 from bot.adapters.slack.app import CommandCall, Handlers, build_slack_app
 from bot.adapters.slack.boundary import Answer
@@ -43,6 +45,7 @@ from bot.domain.models import Clock, QueueSample, system_clock
 from bot.domain.playbook import Playbook, load_playbook
 from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
 from bot.metrics import BotMetrics
+from bot.paging_runtime import Paging, build_paging
 from bot.services.actions import ActionService
 from bot.services.commands import CommandRouter, Invocation
 from bot.services.delivery import SlackSender
@@ -51,12 +54,12 @@ from bot.services.escalation import EscalationService
 from bot.services.incidents import IncidentService
 from bot.services.messages import Messages, alert_key
 from bot.services.monitor import Monitor
+from bot.services.paging import PagingService
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PLAYBOOK = Path("playbooks/queue-backlog.yml")
-ESCALATION_CHECK_SECONDS = 30
 
 
 class ConfigurationError(RuntimeError):
@@ -80,15 +83,18 @@ class Runtime:
     slack_app: AsyncApp
     sender: SlackSender
     leases: ActionLeases
+    paging: Paging
     embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
 
     async def start_background(self) -> None:
         """Starts delivering the outbox, and reports actions a dead process left running."""
         await self.sender.start()
+        await self.paging.sender.start()
         await self.actions.recover_interrupted()
 
     async def close(self) -> None:
         await self.sender.stop()
+        await self.paging.close()
         await self.monitor.close()
         await self.leases.close()
         await self.store.close()
@@ -108,8 +114,10 @@ async def build_runtime(
     clock: Clock = system_clock,
     playbook: Playbook | None = None,
     kube: KubeClient | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Runtime:
-    """Connects to (or starts) Redis and PostgreSQL, migrates, and wires the services."""
+    """Connects to (or starts) Redis and PostgreSQL, migrates, and wires the services.
+    ``environ`` holds the secrets the playbook's pagers name (default ``os.environ``)."""
     token = _secret(settings.slack_bot_token)
     signing_secret = _secret(settings.slack_signing_secret)
     if not token or not signing_secret:
@@ -120,6 +128,7 @@ async def build_runtime(
             signing_secret,
             _secret(settings.slack_app_token),
             _secret(settings.alertmanager_token),
+            _secret(settings.pagerduty_webhook_secret),
         ]
     )
     playbook = playbook or load_playbook(playbook_file(settings.playbook))
@@ -148,7 +157,15 @@ async def build_runtime(
         playbook=playbook,
         clock=clock,
     )
-    escalation = EscalationService(store, messages, directory, playbook, clock)
+    pagers = PagingService(store, messages, playbook, clock, environ=environ)
+    escalation = EscalationService(store, messages, directory, playbook, clock, pagers)
+    paging = build_paging(settings, escalation, pagers, redis, kube, database_url, environ)
+    # After each sample: the job ages, a look at the vendors, then the escalation re-plans.
+    monitor.after_sample += [
+        paging.job_ages.after_sample,
+        paging.vendors.after_sample,
+        paging.timer.after_sample,
+    ]
     sender = SlackSender(
         store,
         SlackTransport(
@@ -191,6 +208,7 @@ async def build_runtime(
         slack_app=slack_app,
         sender=sender,
         leases=leases,
+        paging=paging,
         embedded=embedded,
     )
 
@@ -295,7 +313,9 @@ def web_application(runtime: Runtime) -> web.Application:
     async def readyz(_: web.Request) -> web.Response:
         checks = await readiness(runtime)
         status = 200 if all(checks.values()) else 503
-        return web.json_response({"checks": checks}, status=status)
+        # Pagers outside Slack are listed but never fail readiness (bot/services/paging.py).
+        paging = runtime.paging.service.readiness()
+        return web.json_response({"checks": checks, "paging": paging}, status=status)
 
     async def metrics(request: web.Request) -> web.Response:
         body, content_type = await exported.exposition(request.headers.get("Accept"))
@@ -307,6 +327,10 @@ def web_application(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    webhook_secret = _secret(runtime.settings.pagerduty_webhook_secret)
+    if webhook_secret:  # PagerDuty v3 webhooks in (signature-verified)
+        inbox = runtime.paging.inbox.on_event
+        app.router.add_post("/pagerduty", pagerduty_webhook_handler(webhook_secret, inbox))
     return app
 
 
@@ -418,21 +442,15 @@ async def serve(settings: Settings) -> None:
         coalesce=True,
         id="expiry",
     )
-    # Pages are decided from PostgreSQL on every tick, so a restart loses no timer.
-    scheduler.add_job(
-        runtime.escalation.tick,
-        "interval",
-        seconds=ESCALATION_CHECK_SECONDS,
-        max_instances=1,
-        coalesce=True,
-        id="escalation",
-    )
     runner = web.AppRunner(web_application(runtime))
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)  # noqa: S104 - a server
     await site.start()
     await runtime.start_background()
     scheduler.start()
+    # Pages are decided from PostgreSQL; a `date` job wakes the escalation when the next
+    # one falls due (re-planned after every change), so a restart loses no timer.
+    await runtime.paging.timer.attach(scheduler)
     socket_mode = await start_socket_mode(runtime)
     log.info(
         "backlog bot serving", extra={"port": settings.port, "playbook": runtime.playbook.name}

@@ -23,6 +23,7 @@ from bot.app import Runtime, build_runtime, web_application
 from bot.domain.models import Clock
 from bot.domain.playbook import Playbook
 from bot.emulators.kube import KubeEmulator
+from bot.emulators.pagerduty import PagerDutyEmulator
 from bot.emulators.slack_api import EmulatorEvent, SlackEmulator, SlackUserInfo, StoredMessage
 from bot.emulators.slack_requests import SlackClientSimulator
 from bot.settings import Settings
@@ -72,9 +73,15 @@ class Sandbox:
         app_token: str | None = None,
         replica_of: Sandbox | None = None,
         slack_timeout_seconds: int = 10,
+        environ: Mapping[str, str] | None = None,
+        pagerduty_webhook_secret: str | None = None,
     ) -> None:
         """``replica_of``: run a second bot process against the same Slack workspace,
-        Kubernetes cluster, Redis and database as that sandbox (two replicas)."""
+        Kubernetes cluster, PagerDuty, Redis and database as that sandbox (two replicas).
+        ``environ``: the variables the playbook's pagers name (routing keys, hook URLs),
+        instead of the process's environment."""
+        self._environ = dict(environ or {})
+        self._pagerduty_secret = pagerduty_webhook_secret
         self._replica_of = replica_of
         self._slack_timeout = slack_timeout_seconds
         self.app_token = app_token
@@ -91,6 +98,7 @@ class Sandbox:
         self._tags = itertools.count(1)
         self.slack: SlackEmulator
         self.kube: KubeEmulator
+        self.pagerduty: PagerDutyEmulator
         self.runtime: Runtime
         self.endpoint = ""
         self._runner: web.AppRunner | None = None
@@ -99,6 +107,7 @@ class Sandbox:
     async def start(self) -> Sandbox:
         if self._replica_of is not None:
             self.slack, self.kube = self._replica_of.slack, self._replica_of.kube
+            self.pagerduty = self._replica_of.pagerduty
         else:
             await self._start_emulators()
         kubeconfig = self.kube.write_kubeconfig(
@@ -115,8 +124,12 @@ class Sandbox:
             data_dir=self.work_dir,
             alertmanager_token=self._alertmanager_token,
             slack_app_token=self.app_token,
+            pagerduty_events_url=self.pagerduty.events_url,
+            pagerduty_webhook_secret=self._pagerduty_secret,
         )
-        self.runtime = await build_runtime(settings, clock=self._clock, playbook=self.playbook)
+        self.runtime = await build_runtime(
+            settings, clock=self._clock, playbook=self.playbook, environ=self._environ
+        )
         await self.runtime.start_background()
         self._runner = web.AppRunner(web_application(self.runtime), access_log=None)
         await self._runner.setup()
@@ -142,6 +155,8 @@ class Sandbox:
         await self.slack.start()
         self.kube = KubeEmulator()
         await self.kube.start()
+        self.pagerduty = PagerDutyEmulator(clock=lambda: self._clock().timestamp())
+        await self.pagerduty.start()
         for name, spec in self.playbook.deployments.items():
             labels = dict(part.split("=", 1) for part in spec.pod_selector.split(","))
             self.kube.add_deployment(
@@ -163,12 +178,21 @@ class Sandbox:
             await self._runner.cleanup()
         await self.runtime.close()
         if self._replica_of is None:
+            await self.pagerduty.stop()
             await self.kube.stop()
             await self.slack.stop()
 
     async def settle(self) -> None:
-        """Waits until everything the bot has to say now has reached Slack."""
+        """Waits until everything the bot has to say now has reached Slack and the
+        pagers (a pager's refusal is said in Slack, hence Slack again)."""
         await self.runtime.sender.flush()
+        await self.runtime.paging.sender.flush()
+        await self.runtime.sender.flush()
+
+    @property
+    def pagerduty_url(self) -> str:
+        """Where PagerDuty's v3 webhooks reach this bot (with a webhook secret set)."""
+        return self.base_url + "/pagerduty"
 
     # ---- people in the channel -----------------------------------------
 

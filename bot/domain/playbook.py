@@ -17,7 +17,6 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -25,33 +24,16 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.durations import Duration as Duration
+from bot.domain.durations import parse_duration as parse_duration
+from bot.domain.measures import JobAgeSource, Vendor, check_triggers
 from bot.domain.paging import PagerDutyTarget, WebhookTarget
 from bot.domain.permissions import check_permissions
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 # Kubernetes object names: RFC 1123 labels/subdomains.
 _K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _SLACK_USER = r"^[UW][A-Z0-9]{2,}$"
 _SLACK_GROUP = r"^S[A-Z0-9]{2,}$"
-
-
-def parse_duration(value: object) -> timedelta:
-    """``"10m"``, ``"2h"``, ``"600s"``, ``600`` (seconds) or a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like 10m, 2h or 600s")
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-    raise ValueError(f"expected a duration like 10m, 2h or 600s, got {value!r}")
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 def _k8s_name(value: str) -> str:
@@ -102,6 +84,9 @@ class Queue(_Model):
     metric: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
     deployment: K8sName | None = None
     description: str = ""
+    # Where the enqueue time of the oldest waiting job is read (bot/domain/measures.py),
+    # for the SLA triggers; None: the bot does not measure it.
+    job_age: JobAgeSource | None = None
 
 
 class Deployment(_Model):
@@ -219,6 +204,7 @@ class TriggerKind(StrEnum):
     DEPTH_ABOVE_FOR = "depth_above_for"
     NOT_RESOLVED_AFTER_ACTION = "not_resolved_after_action"
     SLA_DELAY = "sla_delay"
+    TIME_TO_BREACH = "time_to_breach"
     EXTERNAL_API_UNAVAILABLE = "external_api_unavailable"
 
 
@@ -233,6 +219,20 @@ class EscalationTrigger(_Model):
     within: Duration | None = None
     max_delay: Duration | None = None
     tier: int = Field(default=1, ge=1)
+    # ---- What measured triggers read (bot/domain/measures.py, bot/domain/escalation.py).
+    # sla_delay / time_to_breach: the queue (sla_delay: default every queue with a job_age).
+    queue: str | None = None
+    # time_to_breach: page when the depth trend reaches the SLA's depth within this long;
+    # that depth is breach_depth, else what the deployment's max_replicas clear in
+    # max_delay at capacity.jobs_per_worker_minute.
+    breach_within: Duration | None = None
+    breach_depth: int | None = Field(default=None, ge=1)
+    # external_api_unavailable: vendors whose every call failing for `for` pages, looked
+    # at in the workers' logs every `check_every` while an incident is open.
+    vendors: tuple[Vendor, ...] = ()
+    check_every: Duration = timedelta(minutes=1)
+    # Any kind: it also fires while one of these Alertmanager alerts is firing.
+    alerts: tuple[str, ...] = ()
 
 
 class Escalation(_Model):
@@ -399,6 +399,13 @@ def cross_check(playbook: Playbook) -> list[PlaybookProblem]:
             )
     problems += _check_capacity(playbook)
     problems += _check_roles(playbook)
+    queues_seen = {q.name: (q.job_age is not None, q.deployment) for q in playbook.queues}
+    problems += [
+        PlaybookProblem(field=field, reason=reason)
+        for field, reason in check_triggers(
+            playbook.escalation.triggers, queues_seen, playbook.deployments
+        )
+    ]
     problems += [
         PlaybookProblem(field=field, reason=reason)
         for field, reason in check_permissions(playbook.permissions, tuple(playbook.roles))

@@ -1,29 +1,46 @@
 """Paging the escalation tiers: on the playbook's timers, on its triggers, on request.
 
 The schedule is decided by :func:`bot.domain.escalation.plan_escalation` from
-what PostgreSQL holds, so a restart loses no timer: the next tick simply finds
-the pages that are due. A unique row per (incident, tier) makes each page
-happen once across replicas, and the page's message is written to the outbox
-in the same transaction, so it is delivered once however Slack answers.
+what PostgreSQL holds (depth samples, job ages, vendor observations, firing
+alerts, pages, actions), so a restart loses no timer: the next tick finds the
+pages that fell due meanwhile and sends each once, marked late. The escalation
+timer (bot/services/escalation_timer.py) calls :meth:`EscalationService.tick` when
+the next page falls due and after every change.
+
+Each page is decided in one transaction under the incident's row lock: the page
+row (unique per incident and tier, so once across replicas), its Slack message
+(the outbox), the timeline, the audit log and its triggers to pagers outside Slack
+(bot/services/paging.py) commit together or not at all. An acknowledgement takes
+the same lock, so a timer page is never sent after an ack is recorded.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.adapters.store import Store
 from bot.domain.errors import Refused
-from bot.domain.escalation import Page, plan_escalation
+from bot.domain.escalation import Measurements, Page, PageCause, plan_escalation
 from bot.domain.models import Clock, EventKind, Incident
+from bot.domain.paging import tier_targets
 from bot.domain.playbook import Playbook
+from bot.domain.report import format_duration
 from bot.services.incidents import NoOpenIncident
 from bot.services.messages import Messages
+from bot.services.paging import PagingService, page_key
 from bot.services.ports import Directory
 
 log = logging.getLogger(__name__)
 
 BOT = "backlog-bot"
+#: Job-age readings older than this are not trusted by the SLA trigger (the monitor
+#: reads them at every sample, every 15 s by default).
+AGE_FRESH_FOR = timedelta(minutes=5)
+#: How far back a firing Alertmanager alert may have started and still count.
+ALERTS_FOR = timedelta(hours=24)
+_MARGIN = timedelta(minutes=5)
 
 
 class EscalationService:
@@ -34,36 +51,66 @@ class EscalationService:
         directory: Directory,
         playbook: Playbook,
         clock: Clock,
+        paging: PagingService | None = None,
     ) -> None:
         self._store = store
         self._messages = messages
         self._directory = directory
         self._playbook = playbook
         self._clock = clock
+        self._paging = paging
 
     async def tick(self) -> datetime | None:
-        """Pages whatever is due now; returns when something could next fall due."""
+        """Pages whatever is due now; returns when time alone could make the next page
+        due (None: only a new fact can, e.g. a sample)."""
         incident = await self._store.open_incident_for(self._playbook.name)
         if incident is None:
             return None
         now = self._clock()
-        window = max(
-            (t.for_ for t in self._playbook.escalation.triggers if t.for_),
-            default=timedelta(0),
+        playbook = self._playbook
+        triggers = playbook.escalation.triggers
+        window = (
+            max((t.for_ for t in triggers if t.for_), default=timedelta(0))
+            + playbook.capacity.trend_window
         )
+        samples = await self._store.samples_between(playbook.name, now - window - _MARGIN, now)
         plan = plan_escalation(
             incident,
-            self._playbook.escalation,
+            playbook.escalation,
             await self._store.pages(incident.id),
             await self._store.actions_for_incident(incident.id),
-            await self._store.samples_between(
-                self._playbook.name, now - window - timedelta(minutes=5), now
-            ),
+            samples,
             now,
+            measured=await self._measured(now),
+            playbook=playbook,
         )
+        depths = dict(samples[-1].depths) if samples else {}
         for page in plan.due:
-            await self._page(incident, page, BOT)
+            await self._page(incident, page, BOT, depths)
         return plan.next_check
+
+    async def _measured(self, now: datetime) -> Measurements:
+        """What the measured triggers read: fresh job ages, vendor observations over the
+        longest vendor window, and the firing alerts the triggers name."""
+        playbook = self._playbook
+        triggers = playbook.escalation.triggers
+        vendor_window = max((t.for_ for t in triggers if t.vendors and t.for_), default=None)
+        alert_names = {name for t in triggers for name in t.alerts}
+        return Measurements(
+            ages=await self._store.job_ages_between(playbook.name, now - AGE_FRESH_FOR, now),
+            vendors=(
+                await self._store.vendor_observations_between(
+                    playbook.name, now - vendor_window - _MARGIN, now
+                )
+                if vendor_window
+                else ()
+            ),
+            alerts=(
+                await self._store.firing_alerts_named(alert_names, now - ALERTS_FOR)
+                if alert_names
+                else ()
+            ),
+        )
 
     async def escalate(self, user: str, level: int | None) -> str:
         """``/backlog escalate [tier]``: the given tier, else the lowest not yet paged."""
@@ -81,40 +128,50 @@ class EscalationService:
             raise Refused(f"There is no escalation tier {level} (tiers: {known}).")
         if level in paged:
             return f"Tier {level} was already paged at {paged[level]:%H:%M} UTC."
-        await self._page(incident, Page(tiers[level], f"requested by <@{user}>"), user)
+        now = self._clock()
+        samples = await self._store.samples_between(self._playbook.name, now - _MARGIN, now)
+        depths = dict(samples[-1].depths) if samples else {}
+        page = Page(tiers[level], f"requested by <@{user}>", PageCause.MANUAL)
+        if not await self._page(incident, page, user, depths):
+            return f"Tier {level} was already paged (or the incident just changed)."
         return f"Paged tier {level} ({tiers[level].name})."
 
-    async def _page(self, incident: Incident, page: Page, by: str) -> None:
+    async def _page(
+        self, incident: Incident, page: Page, by: str, depths: Mapping[str, int]
+    ) -> bool:
+        """Records and says one page, in one transaction under the incident's row lock;
+        False when it is no longer due (another replica paged the tier, the incident was
+        resolved, or — for a timer's page — acknowledged)."""
         now = self._clock()
         tier = page.tier
         people = sorted(await self._directory.members(tier.page))
-        mentions = " ".join(f"<@{user}>" for user in people)
-        duties = "; ".join(tier.duties)
-        text = (
-            f":rotating_light: *Escalating incident #{incident.id} to L{tier.level} — "
-            f"{tier.name}*: {mentions}\nWhy: {page.reason}."
-            + (f"\nExpected: {duties}." if duties else "")
-            + "\nAcknowledge with `/backlog ack`; later tiers are paged on their timers until "
-            "someone does."
-        )
-        channel = incident.channel or self._playbook.slack.incident_channel
         async with self._store.transaction() as tx:
-            if not await tx.record_page(incident.id, tier.level, page.reason, now, by):
-                return  # another replica (or an earlier tick) paged this tier
-            await self._messages.say(
-                tx,
-                f"incident/{incident.id}/page/{tier.level}",
-                channel,
-                text,
-                incident_id=incident.id,
+            locked = await tx.lock_incident(incident.id)
+            if locked is None or not locked.is_open:
+                return False
+            if page.cause is PageCause.TIMER and locked.acknowledged_at is not None:
+                return False  # the ack was recorded first: its timers stopped
+            recorded = await tx.record_page(
+                incident.id,
+                tier.level,
+                page.reason,
+                now,
+                by,
+                due_at=page.due_at,
+                cause=page.cause.value,
             )
+            if not recorded:
+                return False  # another replica (or an earlier tick) paged this tier
+            late = page.late_by(now)
+            await self._say_page(tx, locked, page, people, late)
+            late_note = f" (late by {format_duration(late)})" if late else ""
             await tx.add_event(
                 incident.id,
                 at=now,
                 kind=EventKind.ESCALATED,
                 actor=None if by == BOT else by,
-                text=f"Paged L{tier.level} {tier.name}: {page.reason}",
-                data={"tier": tier.level, "paged": people},
+                text=f"Paged L{tier.level} {tier.name}: {page.reason}{late_note}",
+                data={"tier": tier.level, "paged": people, "cause": page.cause.value},
             )
             await tx.audit(
                 at=now,
@@ -122,6 +179,52 @@ class EscalationService:
                 action="page",
                 target=f"incident/{incident.id}/L{tier.level}",
                 outcome="paged",
-                details={"reason": page.reason, "users": people},
+                details={"reason": page.reason, "users": people, "late": bool(late)},
             )
+            if self._paging is not None:
+                await self._paging.trigger(tx, locked, page, depths)
+            await tx.escalation_changed()
         log.info("paged", extra={"incident": incident.id, "tier": tier.level})
+        return True
+
+    async def _say_page(
+        self,
+        tx: Store,
+        incident: Incident,
+        page: Page,
+        people: list[str],
+        late: timedelta | None,
+    ) -> None:
+        """The page as said in Slack (kept in this one function: its wording, buttons and
+        direct messages change here). Written to the outbox in ``tx``."""
+        tier = page.tier
+        mentions = " ".join(f"<@{user}>" for user in people)
+        duties = "; ".join(tier.duties)
+        pagers = []
+        if self._paging is not None:
+            pagers = [
+                target.label
+                for target in tier_targets(tier, self._playbook.roles)
+                if self._paging.problem(target) is None
+            ]
+        text = (
+            f":rotating_light: *Escalating incident #{incident.id} to L{tier.level} — "
+            f"{tier.name}*: {mentions}\nWhy: {page.reason}."
+            + (f"\nExpected: {duties}." if duties else "")
+            + (f"\nAlso paged: {', '.join(pagers)}." if pagers else "")
+            + (
+                f"\n_Late by {format_duration(late)}: due at {page.due_at:%H:%M} UTC, while "
+                "Backlog Bot was not running or could not reach its database._"
+                if late and page.due_at
+                else ""
+            )
+            + "\nAcknowledge with `/backlog ack`; later tiers are paged on their timers until "
+            "someone does."
+        )
+        await self._messages.say(
+            tx,
+            page_key(incident.id, tier.level),
+            incident.channel or self._playbook.slack.incident_channel,
+            text,
+            incident_id=incident.id,
+        )

@@ -264,6 +264,9 @@ class IncidentService:
                     actor=user,
                     text="Acknowledged",
                 )
+            # Pagers outside Slack too, even if already acknowledged here: a trigger may
+            # have paged one since (bot/services/paging.py).
+            await tx.enqueue_page_follow_ups(incident.id, "acknowledge", now)
         return await self.current()
 
     async def add_note(self, user: str, text: str, kind: EventKind = EventKind.NOTE) -> Incident:
@@ -284,6 +287,7 @@ class IncidentService:
             await tx.add_event(
                 incident.id, at=now, kind=EventKind.RESOLVED, actor=user, text="Resolved"
             )
+            await tx.enqueue_page_follow_ups(incident.id, "resolve", now)
             await tx.audit(
                 at=now,
                 actor=user,

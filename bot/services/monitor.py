@@ -7,6 +7,7 @@ once when it ends, never on every failed sample.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
@@ -46,6 +47,9 @@ class Monitor:
         self._outage_since: datetime | None = None
         self._pruned_at: datetime | None = None
         self.last_sample: QueueSample | None = None
+        # Called in order after each stored sample (job ages, vendor watch, escalation
+        # timer: bot/app.py wires them); each handles its own failures.
+        self.after_sample: list[Callable[[QueueSample], Awaitable[object]]] = []
 
     async def tick(self) -> QueueSample | None:
         """Samples once; None when Redis is down or another replica is the sampler."""
@@ -62,6 +66,8 @@ class Monitor:
         self.last_sample = sample
         await self._incidents.observe(sample)
         await self._prune(sample.at)
+        for hook in self.after_sample:
+            await hook(sample)
         return sample
 
     async def close(self) -> None:

@@ -57,7 +57,10 @@ def test_backlog_over_5000_for_two_hours_pages_even_when_acknowledged(playbook):
     assert levels(plan) == [] and plan.next_check == at(120)
     plan = plan_escalation(acked, playbook.escalation, {}, [], samples, at(120))
     assert levels(plan) == [1]
-    assert plan.due[0].reason == "Queue backlog exceeds 5,000 items for more than 2 hours"
+    assert plan.due[0].reason == (
+        "Queue backlog exceeds 5,000 items for more than 2 hours: `email_processing_queue` "
+        "holds 6,000 jobs, and the largest queue has been above 5,000 since 09:00 UTC (2h 00m)"
+    )
     dip = [*samples[:10], QueueSample(at(50), {"email_processing_queue": 4000}), *samples[11:]]
     assert levels(plan_escalation(acked, playbook.escalation, {}, [], dip, at(120))) == []
 
@@ -79,4 +82,7 @@ def test_scaling_that_did_not_resolve_within_an_hour(playbook):
     plan = plan_escalation(acked, playbook.escalation, {}, [scale], [], at(69))
     assert levels(plan) == [] and plan.next_check == at(70)
     plan = plan_escalation(acked, playbook.escalation, {}, [scale], [], at(70))
-    assert plan.due[0].reason == "Worker scaling doesn't resolve the issue within 1 hour"
+    assert plan.due[0].reason == (
+        "Worker scaling doesn't resolve the issue within 1 hour: scale succeeded at 09:10 UTC, "
+        "1h 00m ago, and incident #1 is still open"
+    )

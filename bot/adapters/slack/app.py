@@ -68,6 +68,7 @@ def build_slack_app(*, client: AsyncWebClient, signing_secret: str, handlers: Ha
         ActionId.ALERT_DIAGNOSE: lambda body: _as_command(
             handlers, body, lambda _value: "diagnose"
         ),
+        ActionId.RESOLVE: lambda body: _as_command(handlers, body, lambda _value: "resolve"),
         ActionId.ALERT_SCALE: lambda body: _as_command(
             handlers, body, lambda value: "scale " + value.replace(":", " ")
         ),

@@ -10,8 +10,10 @@ class ActionId(StrEnum):
     ALERT_SCALE = "backlog_alert_scale"
     ALERT_STATUS = "backlog_alert_status"
     ALERT_DIAGNOSE = "backlog_alert_diagnose"
+    RESOLVE = "backlog_resolve"  # offered when PagerDuty says its incident was resolved
 
 
 class BlockId(StrEnum):
     APPROVAL_BUTTONS = "backlog_approval_buttons"
     ALERT_BUTTONS = "backlog_alert_buttons"
+    PAGERDUTY_RESOLVED = "backlog_pagerduty_resolved"

@@ -61,6 +61,14 @@ class IncidentQueries(Queries):
         )
         return _incident(row) if row else None
 
+    async def lock_incident(self, incident_id: int) -> Incident | None:
+        """The incident, row-locked until the transaction ends (``SELECT … FOR UPDATE``):
+        an acknowledgement and a page decided under this lock cannot interleave."""
+        row = await self._db.fetchrow(
+            "SELECT * FROM incidents WHERE id = $1 FOR UPDATE", incident_id
+        )
+        return _incident(row) if row else None
+
     async def get_incident(self, incident_id: int) -> Incident | None:
         row = await self._db.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
         return _incident(row) if row else None

@@ -75,17 +75,28 @@ class SampleQueries(Queries):
 
 class PageQueries(Queries):
     async def record_page(
-        self, incident_id: int, tier: int, reason: str, at: datetime, by: str
+        self,
+        incident_id: int,
+        tier: int,
+        reason: str,
+        at: datetime,
+        by: str,
+        *,
+        due_at: datetime | None = None,
+        cause: str = "manual",
     ) -> bool:
-        """True when this call recorded the page (each tier is paged once per incident)."""
+        """True when this call recorded the page (each tier is paged once per incident).
+        ``due_at``: when it fell due; ``cause``: timer, trigger or manual."""
         row = await self._db.fetchrow(
-            "INSERT INTO pages (incident_id, tier, reason, paged_at, paged_by) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING tier",
+            "INSERT INTO pages (incident_id, tier, reason, paged_at, paged_by, due_at, cause) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING tier",
             incident_id,
             tier,
             reason,
             at,
             by,
+            due_at,
+            cause,
         )
         return row is not None
 

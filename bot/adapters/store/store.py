@@ -19,7 +19,9 @@ from bot.adapters.store.alerts import AlertQueries
 from bot.adapters.store.base import init_connection
 from bot.adapters.store.events import EventQueries
 from bot.adapters.store.incidents import IncidentQueries
+from bot.adapters.store.measures import MeasureQueries
 from bot.adapters.store.outbox import OutboxMessage, OutboxQueries
+from bot.adapters.store.paging import PagingQueries
 from bot.adapters.store.samples import PageQueries, SampleQueries
 
 __all__ = ["Judge", "OutboxMessage", "Store"]
@@ -33,6 +35,8 @@ class Store(
     SampleQueries,
     OutboxQueries,
     AlertQueries,
+    PagingQueries,
+    MeasureQueries,
 ):
     """Typed queries over an asyncpg pool (or, inside :meth:`transaction`, one connection)."""
 
