@@ -110,6 +110,17 @@ class Sandbox:
             self.pagerduty = self._replica_of.pagerduty
         else:
             await self._start_emulators()
+        await self._start_bot()
+        return self
+
+    async def restart(self) -> None:
+        """Stops the bot process (its runtime and HTTP server) and starts a new one on the
+        same emulators, Redis and database, as after a crash or a deploy. The HTTP
+        server gets a new port."""
+        await self._stop_bot()
+        await self._start_bot()
+
+    async def _start_bot(self) -> None:
         kubeconfig = self.kube.write_kubeconfig(
             self.work_dir / "kubeconfig", namespace=self.playbook.namespace
         )
@@ -138,7 +149,6 @@ class Sandbox:
         port = self._runner.addresses[0][1]
         self.endpoint = f"http://127.0.0.1:{port}/slack/events"
         self._people = SlackClientSimulator(self.endpoint, self.signing_secret)
-        return self
 
     async def _start_emulators(self) -> None:
         channel_name = self.playbook.slack.incident_channel.lstrip("#")
@@ -173,10 +183,14 @@ class Sandbox:
         ``/alertmanager``, ``/healthz``... (set once :meth:`start` has run)."""
         return self.endpoint.removesuffix("/slack/events")
 
-    async def stop(self) -> None:
+    async def _stop_bot(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
         await self.runtime.close()
+
+    async def stop(self) -> None:
+        await self._stop_bot()
         if self._replica_of is None:
             await self.pagerduty.stop()
             await self.kube.stop()

@@ -326,10 +326,14 @@ def unmeasured(playbook: Playbook) -> list[tuple[str, str]]:
         kind = trigger.kind
         targets = {trigger.queue} if trigger.queue else watched
         if kind is TriggerKind.SLA_DELAY and not targets & watched:
-            queue = f"`{trigger.queue}`" if trigger.queue else "any queue"
+            where = (
+                f"the playbook gives `{trigger.queue}` no `job_age`"
+                if trigger.queue
+                else "no queue in the playbook has a `job_age`"
+            )
             note = (
-                f"“{trigger.description}” is not measured: the playbook gives {queue} no "
-                "`job_age` to read the oldest job's enqueue time from"
+                f"“{trigger.description}” is not measured: {where} to read the oldest "
+                "job's enqueue time from"
             )
         elif kind is TriggerKind.EXTERNAL_API_UNAVAILABLE and not trigger.vendors:
             note = (

@@ -60,7 +60,7 @@ class EscalationService:
         self._clock = clock
         self._paging = paging
 
-    async def tick(self) -> datetime | None:
+    async def tick(self, *, again: bool = True) -> datetime | None:
         """Pages whatever is due now; returns when time alone could make the next page
         due (None: only a new fact can, e.g. a sample)."""
         incident = await self._store.open_incident_for(self._playbook.name)
@@ -85,8 +85,13 @@ class EscalationService:
             playbook=playbook,
         )
         depths = dict(samples[-1].depths) if samples else {}
+        voided = False
         for page in plan.due:
-            await self._page(incident, page, BOT, depths)
+            voided |= not await self._page(incident, page, BOT, depths)
+        if voided and again:
+            # The incident changed under the plan (acknowledged, resolved, paged by another
+            # replica): plan once more from what is stored now.
+            return await self.tick(again=False)
         return plan.next_check
 
     async def _measured(self, now: datetime) -> Measurements:

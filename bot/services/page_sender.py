@@ -27,6 +27,7 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.adapters.pagerduty import (
@@ -93,6 +94,9 @@ class PageSender:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._limit = asyncio.Semaphore(CONCURRENCY)
+        self._inflight = 0  # rows this process is sending now
+        self._idle = asyncio.Event()  # set while _inflight is 0
+        self._idle.set()
         self.last_error: str | None = None
 
     # ---- running -------------------------------------------------------------
@@ -133,19 +137,27 @@ class PageSender:
         """One round: claims the due head of every stream and sends it; returns how many
         rows this round claimed."""
         claimed = await self._store.claim_page_deliveries(self.owner, self._clock(), self._lease)
+        self._inflight += len(claimed)
+        if claimed:
+            self._idle.clear()
         await asyncio.gather(*(self._guarded(delivery) for delivery in claimed))
         return len(claimed)
 
     async def flush(self, within: float = 10.0) -> None:
-        """Sends until nothing more is due now (tests, the demo); rows waiting for a
-        retry later than now are left for later."""
+        """Sends until nothing more is due now, waiting for what this process is already
+        sending (tests, the demo); rows waiting for a retry later than now are left."""
         async with asyncio.timeout(within):
-            while await self.deliver_due():
-                pass
+            while await self.deliver_due() or self._inflight:
+                await self._idle.wait()
 
     async def _guarded(self, delivery: PageDelivery) -> None:
-        async with self._limit:
-            await self._deliver(delivery)
+        try:
+            async with self._limit:
+                await self._deliver(delivery)
+        finally:
+            self._inflight -= 1
+            if not self._inflight:
+                self._idle.set()
 
     # ---- one row ---------------------------------------------------------------
 
@@ -166,8 +178,9 @@ class PageSender:
         if isinstance(outcome, Accepted):
             await self._accepted(delivery, outcome)
         elif isinstance(outcome, RetryLater):
+            # The pager's Retry-After, or our backoff when that is longer; said as waited.
             delay = max(outcome.retry_after, backoff(delivery.attempts))
-            await self._retry(delivery, outcome, now + delay)
+            await self._retry(delivery, replace(outcome, retry_after=delay), now + delay)
         else:
             await self._refused(delivery, outcome.sentence)
 

@@ -25,6 +25,7 @@ class Listener:
         self._dsn = dsn
         self._conn: asyncpg.Connection | None = None
         self._callbacks: dict[str, list[Callable[[], None]]] = {}
+        self._listening: set[str] = set()  # channels LISTENed on the current connection
         self._guard = asyncio.Lock()
 
     def on(self, channel: str, callback: Callable[[], None]) -> None:
@@ -33,19 +34,18 @@ class Listener:
         self._callbacks.setdefault(channel, []).append(callback)
 
     async def check(self) -> bool:
-        """Connects and listens if not already; False when PostgreSQL cannot be reached
-        (logged; the next call tries again)."""
+        """Connects if not already and listens on every channel asked for; False when
+        PostgreSQL cannot be reached (logged; the next call tries again)."""
         async with self._guard:
-            if self._conn is not None and not self._conn.is_closed():
-                return True
             try:
-                conn = await asyncpg.connect(self._dsn)
-                for channel in self._callbacks:
-                    await conn.add_listener(channel, self._notified)
+                if self._conn is None or self._conn.is_closed():
+                    self._conn, self._listening = await asyncpg.connect(self._dsn), set()
+                for channel in set(self._callbacks) - self._listening:
+                    await self._conn.add_listener(channel, self._notified)
+                    self._listening.add(channel)
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("cannot listen for wake-ups", extra={"error": type(exc).__name__})
                 return False
-            self._conn = conn
             return True
 
     def _notified(self, _conn: Any, _pid: int, channel: str, _payload: str) -> None:

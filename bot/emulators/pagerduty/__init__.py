@@ -5,10 +5,10 @@ does ("Send an Alert Event", "Events API v2 Overview", the Events v2 OpenAPI):
 
 - 202 ``{"status": "success", "message": "Event processed", "dedup_key": …}``;
 - 400 ``{"status": "invalid event", "message": "Event object is invalid", "errors": […]}``
-  for a routing key that is not 32 characters, an unknown ``event_action``, a
-  trigger without ``payload.summary`` / ``source`` / a known ``severity``, a
-  summary over 1,024 or a dedup key over 255 characters, an ``acknowledge`` /
-  ``resolve`` without ``dedup_key``, or a body over 512 KB;
+  for a routing key that is not 32 characters or not alphanumeric, an unknown
+  ``event_action``, a trigger without ``payload.summary`` / ``source`` / a known
+  ``severity``, a summary over 1,024 or a dedup key over 255 characters, an
+  ``acknowledge`` / ``resolve`` without ``dedup_key``, or a body over 512 KB;
 - 400 ``{"status": "Unrecognized object", "message": "Event object format is unrecognized",
   "errors": ["JSON parse error"]}`` for a body that is not a JSON object;
 - 429 / 5xx (with ``Retry-After`` when asked) and hung requests, when told to.

@@ -87,6 +87,9 @@ def validate_event(event: JSONDict) -> list[str]:
         errors.append("'routing_key' is missing or blank")
     elif len(str(key)) != ROUTING_KEY_LENGTH:
         errors.append("Length of 'routing_key' is incorrect (should be 32 characters)")
+    if not _blank(key) and not (str(key).isascii() and str(key).isalnum()):
+        # PagerDuty's own words, seen with a 20-character v1 key (blockpane/tenderduty#10).
+        errors.append("'routing_key' cannot contain non-alphanumeric characters.")
     action = event.get("event_action")
     if _blank(action):
         errors.append("'event_action' is missing or blank")
