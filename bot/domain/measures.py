@@ -234,10 +234,9 @@ def check_triggers(
 ) -> list[tuple[str, str]]:
     """(field, reason) for each measured trigger the playbook cannot measure.
 
-    ``queues`` maps each queue name to (has a ``job_age``, its deployment).
+    ``queues`` maps each queue name to (has a ``job_age``, its deployment). Kinds are
+    compared by name: the playbook module imports this one.
     """
-    from bot.domain.playbook import TriggerKind  # the playbook imports this module
-
     known = set(deployments)
     problems: list[tuple[str, str]] = []
     for i, trigger in enumerate(triggers):
@@ -245,10 +244,10 @@ def check_triggers(
         if trigger.queue is not None and trigger.queue not in queues:
             problems.append((f"{where}.queue", f"unknown queue '{trigger.queue}'"))
             continue
-        kind = trigger.kind
-        if kind in (TriggerKind.SLA_DELAY, TriggerKind.TIME_TO_BREACH) and not trigger.max_delay:
-            problems.append((f"{where}.max_delay", f"a {kind.value} trigger needs the SLA"))
-        if kind is TriggerKind.TIME_TO_BREACH:
+        kind = trigger.kind.value
+        if kind in ("sla_delay", "time_to_breach") and not trigger.max_delay:
+            problems.append((f"{where}.max_delay", f"a {kind} trigger needs the SLA"))
+        if kind == "time_to_breach":
             problems += _check_breach(trigger, where, queues)
         for j, vendor in enumerate(trigger.vendors):
             if vendor.deployment not in known:
@@ -262,7 +261,7 @@ def check_triggers(
             problems.append(
                 (f"{where}.for", "say how long every call must fail before it pages (e.g. 5m)")
             )
-        if trigger.vendors and kind is not TriggerKind.EXTERNAL_API_UNAVAILABLE:
+        if trigger.vendors and kind != "external_api_unavailable":
             problems.append((f"{where}.vendors", "only external_api_unavailable watches vendors"))
     return problems
 

@@ -132,7 +132,9 @@ async def test_an_ack_at_each_step_stops_the_chain_and_acks_every_pager(
             await _due(box, clock, due)
     assert len(pages(box)) == tiers_paged  # no page after the ack
     keys = [KEY_L1, KEY_L2][:tiers_paged]
-    assert pd_actions(box) == [("trigger", k) for k in keys] + [("acknowledge", k) for k in keys]
+    sent = pd_actions(box)
+    assert sent[: len(keys)] == [("trigger", k) for k in keys]
+    assert sorted(sent[len(keys) :]) == [("acknowledge", k) for k in keys]  # sent side by side
 
 
 async def test_an_ack_racing_the_due_page_never_comes_before_a_page(
@@ -198,7 +200,9 @@ async def test_pages_due_while_the_bot_was_down_go_out_once_marked_late(box, red
     await box.runtime.paging.timer.replan()
     await box.settle()
     assert len(pages(box)) == 3
-    assert pd_actions(box) == [("trigger", KEY_L1), ("trigger", KEY_L2), ("trigger", KEY_CTO)]
+    sent = pd_actions(box)  # L2's and L3's went out side by side, after the restart
+    assert sent[0] == ("trigger", KEY_L1)
+    assert sorted(sent[1:]) == sorted([("trigger", KEY_L2), ("trigger", KEY_CTO)])
     timeline = [e.text for e in await box.runtime.store.timeline(1) if e.kind.value == "escalated"]
     assert timeline[1].endswith("(late by 1h 05m)")
 

@@ -85,12 +85,14 @@ def test_measured_triggers_are_checked_at_load_time():
         triggers = data["escalation"]["triggers"]
         triggers[2]["queue"] = "emails"
         triggers[3].pop("breach_within")
+        triggers[3].pop("max_delay")
         triggers[3]["queue"] = "notification_queue"  # no deployment to take capacity from
         triggers[4]["vendors"][0]["deployment"] = "phishnet-worker-vt"
         triggers[4].pop("for")
 
     problems = _problems(edit)
     assert problems["escalation.triggers[2].queue"] == "unknown queue 'emails'"
+    assert problems["escalation.triggers[3].max_delay"] == "a time_to_breach trigger needs the SLA"
     assert problems["escalation.triggers[3].breach_within"] == (
         "say how soon a projected breach pages (e.g. 15m)"
     )
