@@ -84,9 +84,12 @@ class Queue(_Model):
     metric: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
     deployment: K8sName | None = None
     description: str = ""
-    # Where the enqueue time of the oldest waiting job is read (bot/domain/measures.py),
-    # for the SLA triggers; None: the bot does not measure it.
-    job_age: JobAgeSource | None = None
+    job_age: JobAgeSource | None = Field(
+        default=None,
+        description="Where the enqueue time of the oldest waiting job is read, for the SLA "
+        "trigger (list_head, sorted_set or prometheus: bot/domain/measures.py); none: the "
+        "bot does not measure it",
+    )
 
 
 class Deployment(_Model):
@@ -220,19 +223,37 @@ class EscalationTrigger(_Model):
     max_delay: Duration | None = None
     tier: int = Field(default=1, ge=1)
     # ---- What measured triggers read (bot/domain/measures.py, bot/domain/escalation.py).
-    # sla_delay / time_to_breach: the queue (sla_delay: default every queue with a job_age).
-    queue: str | None = None
-    # time_to_breach: page when the depth trend reaches the SLA's depth within this long;
-    # that depth is breach_depth, else what the deployment's max_replicas clear in
-    # max_delay at capacity.jobs_per_worker_minute.
-    breach_within: Duration | None = None
-    breach_depth: int | None = Field(default=None, ge=1)
-    # external_api_unavailable: vendors whose every call failing for `for` pages, looked
-    # at in the workers' logs every `check_every` while an incident is open.
-    vendors: tuple[Vendor, ...] = ()
-    check_every: Duration = timedelta(minutes=1)
-    # Any kind: it also fires while one of these Alertmanager alerts is firing.
-    alerts: tuple[str, ...] = ()
+    queue: str | None = Field(
+        default=None,
+        description="sla_delay, time_to_breach: the queue watched (sla_delay: by default "
+        "every queue with a job_age)",
+    )
+    breach_within: Duration | None = Field(
+        default=None,
+        description="time_to_breach: page when the depth trend reaches the SLA's depth "
+        "within this long",
+    )
+    breach_depth: int | None = Field(
+        default=None,
+        ge=1,
+        description="time_to_breach: the depth at which the SLA is breached; by default what "
+        "the queue's deployment clears in max_delay at its max_replicas and "
+        "capacity.jobs_per_worker_minute",
+    )
+    vendors: tuple[Vendor, ...] = Field(
+        default=(),
+        description="external_api_unavailable: external APIs whose calls are counted in the "
+        "workers' logs; it fires when every call to one fails for `for`",
+    )
+    check_every: Duration = Field(
+        default=timedelta(minutes=1),
+        description="external_api_unavailable: how often the logs are read while an incident "
+        "is open",
+    )
+    alerts: tuple[str, ...] = Field(
+        default=(),
+        description="any kind: it also fires while one of these Alertmanager alerts is firing",
+    )
 
 
 class Escalation(_Model):
