@@ -1,10 +1,20 @@
 """``backlog-bot demo``: one whole incident, from backlog to report, with no credentials.
 
 Embedded Redis and PostgreSQL (always: the demo never touches servers named
-in ``REDIS_URL``/``DATABASE_URL``), the Slack and Kubernetes API emulators,
-and a simulated PhishNet whose producer outpaces its two workers. Simulated
-time runs ``speed`` times faster than real time. The on-call people's
-commands and clicks are signed HTTP requests to the bot, as Slack sends them.
+in ``REDIS_URL``/``DATABASE_URL``), the Slack and Kubernetes API emulators (the
+Slack token has exactly the manifest's scopes), and a simulated PhishNet whose
+email arrivals outpace its two workers at the runbook's 50 jobs per
+worker-minute, and one of whose workers dies holding a batch of jobs. Simulated
+time runs ``speed`` times faster than real time. The on-call people's commands and
+clicks are signed HTTP requests to the bot, as Slack sends them.
+
+The story: the incident's channel is created and the on-call person invited; L1
+is paged (on a fast timer: the demo's playbook pages L1 after 2 minutes, not 30)
+and acknowledges with the page's button; ``diagnose``; the alert's Scale button
+(the capacity model's count) is refused to someone without the role, then
+approved; ``requeue`` finds the dead worker's jobs by their stopped heartbeats and
+moves them once approved; the alert is edited as the queue drains; recovery is
+announced; Resolve; the report.
 """
 
 from __future__ import annotations
@@ -12,63 +22,55 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
 
 from bot.adapters.slack.ids import ActionId
 from bot.app import DEFAULT_PLAYBOOK, playbook_file
 from bot.demo.clock import SimulatedClock
-from bot.demo.phishnet import QueueLoad, SimulatedPhishNet
+from bot.demo.phishnet import Processing, QueueLoad, SimulatedPhishNet, WorkerCrash
 from bot.demo.sandbox import PEOPLE, Sandbox
+from bot.demo.transcript import Transcript
 from bot.domain.playbook import Playbook, load_playbook
 from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
-from bot.emulators.slack_api import EmulatorEvent
+from bot.emulators.slack_api import StoredMessage
 
 SAMPLE_EVERY = timedelta(seconds=15)
+ESCALATION_EVERY = timedelta(seconds=30)
 REAL_STEP_SECONDS = 0.05
+EMAILS_PER_MINUTE = 250
+CRASH = WorkerCrash(after=timedelta(minutes=3), queue="email_processing_queue", jobs=40)
 
 
-class Transcript:
-    """Prints the channel as people in it would see it, stamped with simulated time."""
-
-    def __init__(self, clock: SimulatedClock, out: TextIO, enabled: bool) -> None:
-        self._clock = clock
-        self._out = out
-        self._enabled = enabled
-        self._names = {p.user_id: p.name for p in PEOPLE.values()}
-
-    def say(self, text: str) -> None:
-        if self._enabled:
-            print(f"\n[{self._clock():%H:%M:%S}] {text}", file=self._out, flush=True)
-
-    def on_event(self, event: EmulatorEvent) -> None:
-        if not self._enabled or event.kind not in ("post", "update", "ephemeral", "response"):
-            return
-        who = "backlog-bot" if event.is_bot or event.kind == "response" else event.user
-        private = f" (only {self._names.get(event.visible_to or '', event.visible_to)})"
-        scope = {
-            "update": " (updated)",
-            "ephemeral": private,
-            "response": private if event.visible_to else " (reply)",
-        }.get(event.kind, "")
-        thread = " ↳ in thread" if event.thread_ts and event.thread_ts != event.ts else ""
-        body = "\n".join("    " + line for line in event.rendered.splitlines())
-        print(f"  {who}{scope}{thread}:\n{body}", file=self._out, flush=True)
+def demo_playbook(playbook: Playbook) -> Playbook:
+    """The PhishNet playbook with L1 paged after 2 minutes instead of 30 (so the demo
+    shows a page) and the alert edited at most every 2 minutes (so the transcript
+    shows each edit without drowning in them)."""
+    first, *rest = playbook.escalation.tiers
+    tiers = (first.model_copy(update={"after": timedelta(minutes=2)}), *rest)
+    escalation = playbook.escalation.model_copy(update={"tiers": tiers})
+    slack = playbook.slack.model_copy(update={"alert_refresh": timedelta(minutes=2)})
+    return playbook.model_copy(update={"escalation": escalation, "slack": slack})
 
 
 class Simulation:
+    """Advances the simulated world, samples the queues and checks the escalation
+    timers as ``serve``'s scheduler would."""
+
     def __init__(self, sandbox: Sandbox, phishnet: SimulatedPhishNet, clock: SimulatedClock):
         self._sandbox = sandbox
         self._phishnet = phishnet
         self._clock = clock
         self._last = clock()
         self._last_sample = self._last - SAMPLE_EVERY
+        self._last_escalation = self._last
 
     async def run_until(self, done: Callable[[], bool], limit: timedelta) -> bool:
         """Advances the world until ``done()`` or ``limit`` of simulated time passes."""
         deadline = self._clock() + limit
+        runtime = self._sandbox.runtime
         while self._clock() < deadline:
             await asyncio.sleep(REAL_STEP_SECONDS)
             now = self._clock()
@@ -76,8 +78,12 @@ class Simulation:
             self._last = now
             if now - self._last_sample >= SAMPLE_EVERY:
                 self._last_sample = now
-                await self._sandbox.runtime.monitor.tick()
+                await runtime.monitor.tick()
+            if now - self._last_escalation >= ESCALATION_EVERY:
+                self._last_escalation = now
+                await runtime.escalation.tick()
             if done():
+                await self._sandbox.settle()
                 return True
         return False
 
@@ -93,16 +99,19 @@ async def run_demo(
     verbose: bool = True,
     data_dir: Path | None = None,
 ) -> int:
+    started = time.monotonic()
     data_dir = (data_dir or default_data_dir()) / "demo"
     shutil.rmtree(data_dir, ignore_errors=True)  # every demo starts from nothing
     data_dir.mkdir(parents=True)
     redis_server = EmbeddedRedis(data_dir / "redis")
     pg_server = EmbeddedPostgres(data_dir / "postgres")
-    redis_url = await asyncio.to_thread(redis_server.start)
-    database_url = await asyncio.to_thread(pg_server.start)
+    redis_url, database_url = await asyncio.gather(
+        asyncio.to_thread(redis_server.start), asyncio.to_thread(pg_server.start)
+    )
     clock = SimulatedClock(speed=speed)
-    transcript = Transcript(clock, sys.stdout, verbose)
-    playbook = load_playbook(playbook_file(DEFAULT_PLAYBOOK))
+    names = {p.user_id: p.name for p in PEOPLE.values()}
+    transcript = Transcript(clock, sys.stdout, verbose, names)
+    playbook = demo_playbook(load_playbook(playbook_file(DEFAULT_PLAYBOOK)))
     sandbox = Sandbox(
         playbook=playbook,
         redis_url=redis_url,
@@ -114,11 +123,53 @@ async def run_demo(
     )
     await sandbox.start()
     try:
-        return await _story(sandbox, playbook, clock, transcript, report_path)
+        code = await _story(sandbox, playbook, clock, transcript, report_path)
     finally:
         await sandbox.stop()
         redis_server.stop()
         pg_server.stop()
+    if verbose:
+        print(f"(the demo took {time.monotonic() - started:.0f} s)", flush=True)
+    return code
+
+
+class Story:
+    """The people, their channel, and the world they act in."""
+
+    def __init__(self, sandbox: Sandbox, world: Simulation, transcript: Transcript) -> None:
+        self.sandbox = sandbox
+        self.world = world
+        self.transcript = transcript
+
+    @property
+    def channel_name(self) -> str:
+        ids = self.sandbox.incident_channels()
+        return self.sandbox.slack.channel_name(ids[-1]) or "?" if ids else "?"
+
+    async def type(self, who: str, text: str) -> str:
+        self.transcript.typed(who, self.channel_name, f"/backlog {text}")
+        return (await self.sandbox.command(who, text)).text
+
+    async def click(self, who: str, message: StoredMessage, action: ActionId, label: str) -> str:
+        where = self.sandbox.slack.channel_name(message.channel) or message.channel
+        self.transcript.clicked(who, where, label)
+        return (await self.sandbox.click(who, message, action.value)).text
+
+    def find(self, action: ActionId, contains: str = "") -> StoredMessage | None:
+        for message in reversed(self.sandbox.channel_messages()):
+            if contains in message.rendered and _has_button(message, action):
+                return message
+        return None
+
+    def dm(self, who: str, contains: str) -> StoredMessage | None:
+        user = PEOPLE[who].user_id
+        found = [m for m in self.sandbox.slack.messages(user) if contains in m.text]
+        return found[-1] if found else None
+
+
+def fail(reason: str) -> int:
+    print(f"demo: {reason}", file=sys.stderr)
+    return 1
 
 
 async def _story(
@@ -131,73 +182,107 @@ async def _story(
     email = playbook.queues[0]
     rule = next(r for r in playbook.rules if r.queue == email.name and r.threshold)
     assert email.deployment is not None
-    suggested = playbook.deployments[email.deployment].suggested_replicas or 6
+    rate = playbook.capacity.jobs_per_worker_minute
+    stuck = playbook.stuck_jobs
 
     async def ready_replicas(deployment: str) -> int:
         status = await sandbox.runtime.kube.deployment_status(playbook.namespace, deployment)
         return status.ready
 
     loads = [
-        QueueLoad(email.name, email.deployment, arrivals_per_second=12, jobs_per_worker_second=4),
-        QueueLoad("analysis_queue", "phishnet-worker-analysis", 3, 4),
+        QueueLoad(email.name, email.deployment, EMAILS_PER_MINUTE, rate),
+        QueueLoad("analysis_queue", "phishnet-worker-analysis", 60, rate),
+        QueueLoad("notification_queue", None, 20, rate),
     ]
-    world = Simulation(
-        sandbox, SimulatedPhishNet(sandbox.runtime.redis, ready_replicas, loads), clock
+    phishnet = SimulatedPhishNet(
+        sandbox.runtime.redis,
+        ready_replicas,
+        loads,
+        processing=Processing(stuck.processing_set, stuck.heartbeat_key),
+        crash=CRASH,
     )
-    transcript.say(
-        f"PhishNet is receiving 12 emails/s; {email.deployment} runs 2 workers at 4/s each. "
-        f"The bot samples every {SAMPLE_EVERY.seconds}s; `{rule.name}` fires after "
-        f"{int(rule.for_.total_seconds() // 60)} min above {rule.threshold:,}."
+    world = Simulation(sandbox, phishnet, clock)
+    story = Story(sandbox, world, transcript)
+    transcript.world(
+        f"PhishNet receives {EMAILS_PER_MINUTE} emails a minute; its 2 email workers clear "
+        f"{rate} each (the runbook's rate). The bot samples the queues every "
+        f"{SAMPLE_EVERY.seconds} s; {rule.name} fires after "
+        f"{int(rule.for_.total_seconds() // 60)} minutes above {rule.threshold:,}."
     )
+    await world.run_until(lambda: phishnet.crashed_at is not None, timedelta(minutes=10))
+    transcript.world(
+        f"An email worker is OOM-killed holding a batch of {len(phishnet.stuck)} jobs: they "
+        f"stay in `{stuck.processing_set}` and their heartbeats stop."
+    )
+    if not await world.run_until(lambda: story.find(ActionId.ACK) is not None, timedelta(hours=1)):
+        return fail("the backlog never raised an incident")
 
-    def incident_opened() -> bool:
-        return sandbox.find_message(ActionId.ACK.value) is not None
+    # L1 is paged on the demo's fast timer; Bob acknowledges from the page in his DM.
+    if not await world.run_until(
+        lambda: story.dm("bob", "You are paged") is not None, timedelta(minutes=10)
+    ):
+        return fail("L1 was never paged")
+    page = story.dm("bob", "You are paged")
+    assert page is not None
+    await story.click("bob", page, ActionId.ACK, "Acknowledge")
 
-    if not await world.run_until(incident_opened, timedelta(hours=1)):
-        print("demo: the backlog never raised an incident", file=sys.stderr)
-        return 1
-
-    transcript.say("alice (SRE on call) types: /backlog status")
-    await sandbox.command("alice", "status")
-    transcript.say("alice types: /backlog forecast")
-    await sandbox.command("alice", "forecast")
-    transcript.say("alice types: /backlog diagnose")
-    await sandbox.command("alice", "diagnose")
-    transcript.say(f"alice types: /backlog scale {email.deployment} {suggested}")
-    await sandbox.command("alice", f"scale {email.deployment} {suggested}")
-    approval = sandbox.find_message(ActionId.APPROVE.value)
+    await story.type("alice", "diagnose")
+    alert = story.find(ActionId.ALERT_SCALE)
+    if alert is None:
+        return fail("the alert offers no Scale button")
+    await story.click(
+        "alice", alert, ActionId.ALERT_SCALE, _button_label(alert, ActionId.ALERT_SCALE)
+    )
+    approval = story.find(ActionId.APPROVE, "Scale")
     if approval is None:
-        print("demo: no approval request was posted", file=sys.stderr)
-        return 1
-    transcript.say("dave (no approval rights) clicks Approve")
-    await sandbox.click("dave", approval, ActionId.APPROVE.value)
-    transcript.say("bob (Senior DevOps) clicks Approve")
-    await sandbox.click("bob", approval, ActionId.APPROVE.value)
+        return fail("no approval request was posted for the scale")
+    await story.click("dave", approval, ActionId.APPROVE, "Approve")
+    await story.click("bob", approval, ActionId.APPROVE, "Approve")
 
-    drained = await world.run_until(
-        lambda: world.depth(email.name) < rule.threshold // 10, timedelta(hours=1)
-    )
-    if not drained:
-        print("demo: the queue did not drain after scaling", file=sys.stderr)
-        return 1
-    transcript.say(f"`{email.name}` is back to {world.depth(email.name):,}.")
-    await sandbox.command(
+    await world.run_until(lambda: False, timedelta(minutes=1))
+    await story.type("alice", "requeue")
+    requeue = story.find(ActionId.APPROVE, "stuck")
+    if requeue is None:
+        return fail("no requeue request was posted")
+    await story.click("bob", requeue, ActionId.APPROVE, "Approve")
+
+    def recovered() -> bool:
+        return story.find(ActionId.RESOLVE) is not None
+
+    if not await world.run_until(recovered, timedelta(hours=1)):
+        return fail("the queue did not recover after scaling")
+    await story.type(
         "alice",
-        "rootcause Inbound email volume tripled (12/s) while only 2 email workers ran (8/s).",
+        f"rootcause Inbound email volume ({EMAILS_PER_MINUTE}/min) outgrew 2 email workers "
+        f"({2 * rate}/min); a worker OOM-killed mid-batch stranded {CRASH.jobs} jobs.",
     )
-    await sandbox.command(
-        "alice", "note lesson: queue growth was visible 10 minutes before the alert fired"
-    )
-    await sandbox.command(
+    await story.type("alice", "note lesson: the queue grew for 10 minutes before the alert fired")
+    await story.type(
         "alice", "note prevention: raise the email workers' HPA minReplicas to 4 at peak hours"
     )
-    transcript.say("alice types: /backlog resolve")
-    await sandbox.command("alice", "resolve")
+    offer = story.find(ActionId.RESOLVE)
+    assert offer is not None
+    await story.click("alice", offer, ActionId.RESOLVE, "Resolve")
+    await sandbox.settle()
+    transcript.world(f"The alert was edited {transcript.edits} times as the incident went on.")
 
     incident = await sandbox.runtime.store.latest_incident(playbook.name)
-    assert incident is not None
+    if incident is None or incident.is_open:
+        return fail("the incident was not resolved")
     report = await sandbox.runtime.incidents.report(incident.id)
     path = report_path or Path.cwd() / f"backlog-demo-report-{incident.id}.md"
     path.write_text(report, encoding="utf-8")
     print(f"\nIncident report written to {path.resolve()}", flush=True)
     return 0
+
+
+def _has_button(message: StoredMessage, action: ActionId) -> bool:
+    return bool(_button_label(message, action))
+
+
+def _button_label(message: StoredMessage, action: ActionId) -> str:
+    for block in message.blocks or []:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("action_id") == action.value:
+                return str((element.get("text") or {}).get("text", ""))
+    return ""

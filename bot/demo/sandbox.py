@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
 from aiohttp import web
 
 from bot.app import Runtime, build_runtime, web_application
@@ -29,6 +31,15 @@ from bot.emulators.slack_requests import SlackClientSimulator
 from bot.settings import Settings
 
 INCIDENT_CHANNEL_ID = "C0INCIDENTS"
+"""The announcement channel's id (named as the playbook's ``announcement_channel``)."""
+
+
+def manifest_scopes() -> tuple[str, ...]:
+    """The bot scopes of the Slack app's manifest (bot/manifest.yml): the sandbox's
+    token has exactly these, so a call needing another scope fails as in Slack."""
+    text = (resources.files("bot") / "manifest.yml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    return tuple(str(s) for s in data["oauth_config"]["scopes"]["bot"])
 
 
 @dataclass(frozen=True)
@@ -75,13 +86,19 @@ class Sandbox:
         slack_timeout_seconds: int = 10,
         environ: Mapping[str, str] | None = None,
         pagerduty_webhook_secret: str | None = None,
+        scopes: Iterable[str] | None = None,
+        usergroups: Mapping[str, list[str]] | None = None,
     ) -> None:
         """``replica_of``: run a second bot process against the same Slack workspace,
         Kubernetes cluster, PagerDuty, Redis and database as that sandbox (two replicas).
         ``environ``: the variables the playbook's pagers name (routing keys, hook URLs),
-        instead of the process's environment."""
+        instead of the process's environment. ``scopes``: the bot token's scopes
+        (default: the manifest's); ``usergroups``: Slack user groups of the workspace
+        (id -> member ids)."""
         self._environ = dict(environ or {})
         self._pagerduty_secret = pagerduty_webhook_secret
+        self._scopes = tuple(scopes) if scopes is not None else manifest_scopes()
+        self._usergroups = dict(usergroups or {})
         self._replica_of = replica_of
         self._slack_timeout = slack_timeout_seconds
         self.app_token = app_token
@@ -161,6 +178,8 @@ class Sandbox:
             channels={INCIDENT_CHANNEL_ID: channel_name},
             on_event=self._on_event,
             app_token=self.app_token,
+            scopes=self._scopes,
+            usergroups=self._usergroups,
         )
         await self.slack.start()
         self.kube = KubeEmulator()
@@ -210,16 +229,20 @@ class Sandbox:
 
     # ---- people in the channel -----------------------------------------
 
-    async def command(self, who: str, text: str, *, within: float = 10.0) -> Answer:
-        """``/backlog <text>`` typed by ``who``; returns the bot's reply to them."""
+    async def command(
+        self, who: str, text: str, *, channel: str | None = None, within: float = 10.0
+    ) -> Answer:
+        """``/backlog <text>`` typed by ``who`` in ``channel`` (default: where the open
+        incident lives, else the announcement channel); returns the bot's reply to them."""
         person = PEOPLE[who]
+        where = channel or await self.incident_channel() or INCIDENT_CHANNEL_ID
         tag = f"cmd-{next(self._tags)}"
-        url = self.slack.response_url(tag, channel=INCIDENT_CHANNEL_ID, user=person.user_id)
+        url = self.slack.response_url(tag, channel=where, user=person.user_id)
         result = await self._people.slash_command(
             text,
             user_id=person.user_id,
             user_name=person.name,
-            channel_id=INCIDENT_CHANNEL_ID,
+            channel_id=where,
             response_url=url,
         )
         if result.status != 200:
@@ -240,10 +263,10 @@ class Sandbox:
             value,
             user_id=person.user_id,
             user_name=person.name,
-            channel_id=INCIDENT_CHANNEL_ID,
+            channel_id=message.channel,
             message_ts=message.ts,
             response_url=self.slack.response_url(
-                tag, channel=INCIDENT_CHANNEL_ID, user=person.user_id, message_ts=message.ts
+                tag, channel=message.channel, user=person.user_id, message_ts=message.ts
             ),
             message={
                 "type": "message",
@@ -266,8 +289,30 @@ class Sandbox:
 
     # ---- what the channel shows ----------------------------------------
 
+    async def incident_channel(self) -> str | None:
+        """The id of the channel the open incident lives in, once Slack has it."""
+        incident = await self.runtime.store.open_incident_for(self.playbook.name)
+        if incident is None or incident.channel is None:
+            return None
+        if incident.channel in self.slack.workspace.channels:
+            return incident.channel
+        return None
+
+    def incident_channels(self) -> list[str]:
+        """Ids of the channels the bot created (one per incident), oldest first."""
+        ws = self.slack.workspace
+        return [c.id for c in ws.channels.values() if c.creator == ws.bot_user_id]
+
     def channel_messages(self) -> list[StoredMessage]:
-        return [m for m in self.slack.messages(INCIDENT_CHANNEL_ID) if not m.is_ephemeral]
+        """What people see in the announcement channel and every incident channel,
+        oldest first (ephemeral messages and Slack's own join/topic notices left out)."""
+        found = [
+            m
+            for channel in [INCIDENT_CHANNEL_ID, *self.incident_channels()]
+            for m in self.slack.messages(channel)
+            if not m.is_ephemeral and not m.is_system
+        ]
+        return sorted(found, key=lambda m: (float(m.ts), m.channel))
 
     def find_message(self, action_id: str) -> StoredMessage | None:
         """The newest channel message carrying a button ``action_id``."""

@@ -16,10 +16,14 @@ from datetime import timedelta
 
 @dataclass(frozen=True)
 class Delivered:
-    """Slack accepted it: the message's channel id and ts."""
+    """Slack accepted it: the message's channel id and ts. ``permalink``: the message's
+    link when it was asked for; ``note``: what Slack accepted only in part (e.g. an
+    invitation some people could not get), in words for the channel."""
 
     channel: str
     ts: str
+    permalink: str | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,11 @@ _REFUSALS = {
     "no_text": "the message was empty (a Backlog Bot bug: please report it)",
     "message_not_found": "the message to update no longer exists (deleted in Slack?)",
     "cant_update_message": "Slack does not let the bot edit that message",
+    "name_taken": "every name tried for the channel is taken",
+    "user_not_found": "a user named in the playbook does not exist in this workspace",
+    "no_such_subteam": "a user group named in the playbook does not exist in this workspace",
+    "not_pinnable": "Slack does not let that message be pinned",
+    "too_long": "the text was too long for Slack (a Backlog Bot bug: please report it)",
 }
 
 

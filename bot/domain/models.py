@@ -74,6 +74,13 @@ class Incident:
     root_cause: str | None = None
     channel: str | None = None
     message_ts: str | None = None
+    channel_status: str = "fixed"
+    channel_name: str | None = None
+    channel_note: str | None = None
+    clear_since: datetime | None = None
+    recovery_announced_at: datetime | None = None
+    alert_phase: str = "firing"
+    report_link: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +88,12 @@ class Incident:
 
     def duration(self, now: datetime) -> timedelta:
         return (self.resolved_at or now) - self.detected_at
+
+    @property
+    def has_own_channel(self) -> bool:
+        """The bot created a channel for this incident (``channel_status`` is one of
+        pending, dedicated, fallback, fixed: see migration 0004)."""
+        return self.channel_status == "dedicated"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from bot.domain.durations import parse_duration as parse_duration
 from bot.domain.measures import JobAgeSource, Vendor, check_triggers
 from bot.domain.paging import PagerDutyTarget, WebhookTarget
 from bot.domain.permissions import check_permissions
+from bot.domain.playbook_slack import Recovery, SlackSettings
+from bot.domain.playbook_types import PlaybookModel
 
 # Kubernetes object names: RFC 1123 labels/subdomains.
 _K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -48,18 +50,13 @@ def _k8s_name(value: str) -> str:
 K8sName = Annotated[str, AfterValidator(_k8s_name)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Model = PlaybookModel
 
 
 class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
-
-
-class SlackSettings(_Model):
-    incident_channel: str = Field(min_length=2, description="Channel id (C…) or #name")
 
 
 class Role(_Model):
@@ -317,6 +314,7 @@ class Playbook(_Model):
     response_time: Duration | None = None
     resolution_time: Duration | None = None
     slack: SlackSettings
+    recovery: Recovery = Recovery()
     roles: dict[str, Role] = Field(min_length=1)
     queues: tuple[Queue, ...] = Field(min_length=1)
     deployments: dict[K8sName, Deployment] = Field(min_length=1)
@@ -464,6 +462,14 @@ def _check_roles(playbook: Playbook) -> list[PlaybookProblem]:
                         reason=f"unknown role '{role}'",
                     )
                 )
+    for j, role in enumerate(playbook.slack.incident_channels.invite_roles):
+        if role not in playbook.roles:
+            problems.append(
+                PlaybookProblem(
+                    field=f"slack.incident_channels.invite_roles[{j}]",
+                    reason=f"unknown role '{role}'",
+                )
+            )
     levels = {tier.level for tier in playbook.escalation.tiers}
     for i, trigger in enumerate(playbook.escalation.triggers):
         if trigger.tier not in levels:

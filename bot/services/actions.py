@@ -21,6 +21,7 @@ from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.requeue import RedisUnavailable, scan_stuck
 from bot.adapters.store import Store
 from bot.adapters.store.leases import ActionLeases
+from bot.adapters.store.outbox import incident_destination
 from bot.domain import commands
 from bot.domain.actions import (
     ActionPlan,
@@ -133,6 +134,8 @@ class ActionService:
         policy = self._playbook.policy(plan.kind)
         async with self._store.transaction() as tx:
             incident = await tx.open_incident_for(self._playbook.name)
+            # An incident's requests go to its channel, wherever they were typed.
+            typed_in, channel = channel, incident_destination(incident.id) if incident else channel
             request = ActionRequest(
                 id=uuid.uuid4(),
                 incident_id=incident.id if incident else None,
@@ -147,7 +150,7 @@ class ActionService:
                 channel=channel,
             )
             await tx.create_action_request(request)
-            await self._messages.approval(tx, request, policy, channel)
+            await self._messages.approval(tx, request, policy, channel, typed_in=typed_in)
             await self._record(tx, request, EventKind.ACTION_REQUESTED, user, plan.summary)
             await self._audit(tx, request, user, "requested")
         return request

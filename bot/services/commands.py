@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.depths import queue_depths
+from bot.adapters.slack import incident_blocks as texts
 from bot.adapters.slack.fit import INLINE_LIMIT, shorten
 from bot.adapters.store import Store
 from bot.adapters.store.history import hourly_depths
+from bot.adapters.store.outbox import incident_destination
 from bot.domain import commands as cmd
 from bot.domain.diagnosis import format_diagnosis
 from bot.domain.errors import BotError, DependencyError, Refused
-from bot.domain.models import ActionRequest, Clock, DeploymentStatus, EventKind
+from bot.domain.models import ActionRequest, Clock, DeploymentStatus, EventKind, Incident
 from bot.domain.outlook import build_outlooks, render_outlooks
 from bot.domain.permissions import allowed_roles, refusal
 from bot.domain.playbook import Playbook
@@ -36,6 +39,18 @@ from bot.services.monitor import HOURLY_SAMPLES_FOR
 from bot.services.ports import Directory
 
 log = logging.getLogger(__name__)
+
+_REQUESTS = (cmd.Scale, cmd.Restart, cmd.Tune, cmd.Drain, cmd.Requeue)
+# Commands about the open incident: typed elsewhere, they are mirrored into its channel.
+_ABOUT_THE_INCIDENT = (
+    cmd.Ack,
+    cmd.Note,
+    cmd.RootCause,
+    cmd.Resolve,
+    cmd.Escalate,
+    cmd.Diagnose,
+    *_REQUESTS,
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ class CommandRouter:
             command = cmd.parse(call.text)
         except cmd.CommandError as exc:
             return Reply(f":warning: {exc}\n\n{cmd.USAGE}")
+        incident = await self._incident_elsewhere(command, call)
         try:
             await self._authorize(cmd.name_of(command), call)
             reply = await self._dispatch(command, call)
@@ -98,6 +114,8 @@ class CommandRouter:
             return Reply(f"{exc.icon} {said}{stop} Nothing was changed.")
         except BotError as exc:
             return Reply(f"{exc.icon} {exc}")
+        if incident is not None:
+            reply = await self._mirror(incident, command, call, reply)
         return await self._fit(reply, call, cmd.name_of(command))
 
     async def _authorize(self, name: str, call: Invocation) -> None:
@@ -114,6 +132,34 @@ class CommandRouter:
             details={"reason": "not in an allowed role", "roles": list(roles)},
         )
         raise Refused(refusal(name, roles))
+
+    async def _incident_elsewhere(self, command: cmd.Command, call: Invocation) -> Incident | None:
+        """The open incident, when ``command`` is about it and was typed somewhere other
+        than where the incident lives (it is then mirrored there)."""
+        if not isinstance(command, _ABOUT_THE_INCIDENT):
+            return None
+        incident = await self._store.open_incident_for(self._playbook.name)
+        if incident is None or incident.channel == call.channel:
+            return None
+        return incident
+
+    async def _mirror(
+        self, incident: Incident, command: cmd.Command, call: Invocation, reply: Reply
+    ) -> Reply:
+        """Answered where typed, and said in the incident's channel too. A request needs
+        no copy: its approval message is posted there."""
+        where = texts.where(incident)
+        if isinstance(command, _REQUESTS):
+            return Reply(f"{reply.text} It is in {where}, the incident's channel.", reply.ephemeral)
+        async with self._store.transaction() as tx:
+            await self._messages.say(
+                tx,
+                f"mirror/{uuid.uuid4()}",
+                incident_destination(incident.id),
+                texts.mirror_text(call.user, call.channel, call.text.strip(), reply.text),
+                incident_id=incident.id,
+            )
+        return Reply(f"{reply.text}\n_(Also posted in {where}.)_", reply.ephemeral)
 
     async def _fit(self, reply: Reply, call: Invocation, what: str) -> Reply:
         """A reply too long for one Slack message: its start inline, the whole as a file

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from bot.adapters.store import Store
 from bot.adapters.store.outbox import OutboxMessage
@@ -34,6 +34,8 @@ from bot.domain.delivery import (
     retry_delay,
 )
 from bot.domain.models import Clock
+from bot.services.delivery_ports import TokenBucket, Transport
+from bot.services.delivery_setup import SetupDelivery
 
 log = logging.getLogger(__name__)
 
@@ -41,62 +43,6 @@ POLL_SECONDS = 1.0
 CHANNEL_CONCURRENCY = 4
 # chat.update is a Tier 3 method: "50+ per minute" per workspace. Keep well under.
 UPDATES_PER_MINUTE = 45
-
-
-class Transport(Protocol):
-    """What the sender needs of Slack (bot/adapters/slack/transport.py)."""
-
-    async def post(
-        self, channel: str, payload: dict[str, object], *, thread_ts: str | None, message_id: int
-    ) -> Delivery: ...
-
-    async def update(self, channel: str, ts: str, payload: dict[str, object]) -> Delivery: ...
-
-    async def upload(
-        self,
-        channel: str,
-        *,
-        thread_ts: str | None,
-        filename: str,
-        title: str,
-        content: bytes,
-        initial_comment: str,
-    ) -> Delivery: ...
-
-    async def ephemeral(self, channel: str, user: str, text: str) -> Delivery: ...
-
-    async def find(
-        self,
-        channel: str,
-        *,
-        thread_ts: str | None,
-        message_id: int,
-        since: datetime,
-        filename: str | None = None,
-    ) -> Delivered | RetryLater | None: ...
-
-
-@dataclass
-class TokenBucket:
-    """At most ``per_minute`` calls a minute, in bursts of up to ``burst``."""
-
-    per_minute: float
-    monotonic: Callable[[], float]
-    burst: float = 10.0
-    _tokens: float = field(default=-1.0, init=False)
-    _at: float = field(default=0.0, init=False)
-
-    def take(self) -> float:
-        """0 when a call may go now (and takes a token), else seconds to wait."""
-        now = self.monotonic()
-        if self._tokens < 0:
-            self._tokens, self._at = self.burst, now
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_minute / 60)
-        self._at = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return 0.0
-        return (1 - self._tokens) * 60 / self.per_minute
 
 
 @dataclass
@@ -117,10 +63,12 @@ class SlackSender:
         *,
         clock: Clock,
         announcement_channel: str,
+        setup: SetupDelivery | None = None,
         updates: TokenBucket | None = None,
     ) -> None:
         self._store = store
         self._transport = transport
+        self._setup = setup
         self._locks = locks
         self._clock = clock
         self._announcement = announcement_channel
@@ -197,43 +145,79 @@ class SlackSender:
             if not await self._locks.try_lock(channel):
                 return 0  # another replica is delivering this channel
             try:
-                delivered = 0
-                for message in await self._store.due_in_channel(channel, self._clock()):
-                    outcome = await self._deliver(message)
-                    if isinstance(outcome, Delivered):
-                        delivered += 1
-                    elif not message.posted and not isinstance(outcome, Refused):
-                        # Keep the channel's order: a post that must wait holds back the
-                        # posts written after it (edits of posted messages go on).
-                        break
-                return delivered
+                return await self._deliver_rows(channel)
             finally:
                 await self._locks.unlock(channel)
+
+    async def _deliver_rows(self, channel: str) -> int:
+        delivered = 0
+        rows = await self._store.due_in_channel(channel, self._clock())
+        while rows:
+            message, rows = rows[0], rows[1:]
+            outcome = await self._deliver(message)
+            if isinstance(outcome, Delivered):
+                delivered += 1
+            elif not message.posted and not isinstance(outcome, Refused):
+                # Keep the channel's order: a post that must wait holds back the
+                # posts written after it (edits of posted messages go on).
+                break
+            if message.kind == "channel":
+                # The incident's channel is decided: the rows after it read where to go.
+                rows = await self._store.due_in_channel(channel, self._clock())
+        return delivered
 
     # ---- one message -------------------------------------------------------
 
     async def _deliver(self, message: OutboxMessage) -> Delivery | None:
-        """None: not ready (its thread's parent is not posted yet)."""
+        """None: not ready (its incident's channel is not known yet, or its thread's
+        parent is not posted yet)."""
+        setup = self._setup
+        if message.kind in ("channel", "call") and setup is None:
+            return await self._record(message, message.version, Refused("no_setup"))
+        if message.kind == "channel" and setup is not None:
+            return await setup.create(message, self._record)
+        if message.destination is None:
+            return None
+        if message.dedicated_only and message.incident_channel_status != "dedicated":
+            return await self._skip(message)
+        if message.kind == "call" and setup is not None:
+            return await setup.call(message, self._record)
         if message.posted:
-            if message.kind != "message":
-                # A file is shared once; a newer version of it has nothing to edit.
-                ts = message.ts or ""
-                outcome: Delivery = Delivered(message.target_channel, ts)
-                return await self._record(message, message.version, outcome)
-            wait = self._updates.take()
-            if wait > 0:
-                await self._store.mark_retry(
-                    message.id,
-                    not_before=self._clock() + timedelta(seconds=wait),
-                    error="waiting for chat.update's rate limit",
-                    unconfirmed=False,
-                )
-                return RetryLater("rate limit", ambiguous=False)
-            version = message.version
-            outcome = await self._transport.update(
-                message.target_channel, message.ts or "", dict(message.payload)
+            return await self._edit(message)
+        return await self._post(message)
+
+    async def _edit(self, message: OutboxMessage) -> Delivery:
+        """A newer version of a posted message: ``chat.update``, within the message's
+        minimum interval and the workspace's rate for the method."""
+        held = self._edit_interval(message)
+        if held is not None:
+            await self._store.mark_retry(
+                message.id,
+                not_before=held,
+                error=f"coalescing edits (one every {message.min_interval_s}s)",
+                unconfirmed=False,
             )
-            return await self._record(message, version, outcome)
+            return RetryLater("coalescing", ambiguous=False)
+        if message.kind != "message":
+            # A file is shared once; a newer version of it has nothing to edit.
+            shared: Delivery = Delivered(message.target_channel, message.ts or "")
+            return await self._record(message, message.version, shared)
+        wait = self._updates.take()
+        if wait > 0:
+            await self._store.mark_retry(
+                message.id,
+                not_before=self._clock() + timedelta(seconds=wait),
+                error="waiting for chat.update's rate limit",
+                unconfirmed=False,
+            )
+            return RetryLater("rate limit", ambiguous=False)
+        version = message.version
+        outcome = await self._transport.update(
+            message.target_channel, message.ts or "", dict(message.payload)
+        )
+        return await self._record(message, version, outcome)
+
+    async def _post(self, message: OutboxMessage) -> Delivery | None:
         thread_ts: str | None = None
         if message.thread_key is not None:
             if message.parent_ts is None and message.parent_state != "failed":
@@ -258,6 +242,23 @@ class SlackSender:
         outcome = await self._send(message, thread_ts)
         return await self._record(message, version, outcome)
 
+    async def _skip(self, message: OutboxMessage) -> Delivery:
+        """A row meant only for a channel of the incident's own, where it has none."""
+        outcome = Delivered(message.target_channel, "skipped")
+        await self._store.mark_delivered(
+            message.id, message.version, ts="skipped", channel=outcome.channel, at=self._clock()
+        )
+        return outcome
+
+    def _edit_interval(self, message: OutboxMessage) -> datetime | None:
+        """When this edit may go, if the message's minimum interval holds it back."""
+        last = message.edited_at or message.delivered_at
+        interval = message.min_interval_s
+        if message.urgent or not interval or last is None:
+            return None
+        due = last + timedelta(seconds=interval)
+        return due if due > self._clock() else None
+
     async def _send(self, message: OutboxMessage, thread_ts: str | None) -> Delivery:
         payload = dict(message.payload)
         if message.kind == "file":
@@ -269,9 +270,13 @@ class SlackSender:
                 content=message.content or b"",
                 initial_comment=str(payload.get("text", "")),
             )
-        return await self._transport.post(
+        outcome = await self._transport.post(
             message.target_channel, payload, thread_ts=thread_ts, message_id=message.id
         )
+        if isinstance(outcome, Delivered) and payload.get("permalink"):
+            link = await self._transport.permalink(outcome.channel, outcome.ts)
+            outcome = dataclasses.replace(outcome, permalink=link)
+        return outcome
 
     async def _record(self, message: OutboxMessage, version: int, outcome: Delivery) -> Delivery:
         now = self._clock()
@@ -318,7 +323,7 @@ class SlackSender:
             )
             if not isinstance(told, Delivered):
                 log.error("could not tell the requester", extra={"user": message.notify_user})
-        if message.payload.get("no_report") or message.channel == self._announcement:
+        if message.payload.get("no_report") or message.destination == self._announcement:
             return
         async with self._store.transaction() as tx:
             await tx.enqueue_message(

@@ -27,9 +27,10 @@ from bot.domain.models import Clock, EventKind, Incident
 from bot.domain.paging import tier_targets
 from bot.domain.playbook import Playbook
 from bot.domain.report import format_duration
+from bot.services.channels import enqueue_invite
 from bot.services.incidents import NoOpenIncident
 from bot.services.messages import Messages
-from bot.services.paging import PagingService, page_key
+from bot.services.paging import PagingService
 from bot.services.ports import Directory
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ class EscalationService:
             if not recorded:
                 return False  # another replica (or an earlier tick) paged this tier
             late = page.late_by(now)
-            await self._say_page(tx, locked, page, people, late)
+            await self._say_page(tx, locked, page, people, late, depths.get(incident.queue))
             late_note = f" (late by {format_duration(late)})" if late else ""
             await tx.add_event(
                 incident.id,
@@ -199,37 +200,33 @@ class EscalationService:
         page: Page,
         people: list[str],
         late: timedelta | None,
+        depth: int | None = None,
     ) -> None:
         """The page as said in Slack (kept in this one function: its wording, buttons and
-        direct messages change here). Written to the outbox in ``tx``."""
+        direct messages change here). Written to the outbox in ``tx``: in the incident's
+        channel with an Acknowledge button, by direct message to each paged person, and
+        the tier invited into the incident's own channel."""
         tier = page.tier
-        mentions = " ".join(f"<@{user}>" for user in people)
-        duties = "; ".join(tier.duties)
-        pagers = []
+        extra = []
         if self._paging is not None:
             pagers = [
                 target.label
                 for target in tier_targets(tier, self._playbook.roles)
                 if self._paging.problem(target) is None
             ]
-        text = (
-            f":rotating_light: *Escalating incident #{incident.id} to L{tier.level} — "
-            f"{tier.name}*: {mentions}\nWhy: {page.reason}."
-            + (f"\nExpected: {duties}." if duties else "")
-            + (f"\nAlso paged: {', '.join(pagers)}." if pagers else "")
-            + (
-                f"\n_Late by {format_duration(late)}: due at {page.due_at:%H:%M} UTC, while "
+            if pagers:
+                extra.append(f"Also paged: {', '.join(pagers)}.")
+        if late and page.due_at:
+            extra.append(
+                f"_Late by {format_duration(late)}: due at {page.due_at:%H:%M} UTC, while "
                 "Backlog Bot was not running or could not reach its database._"
-                if late and page.due_at
-                else ""
             )
-            + "\nAcknowledge with `/backlog ack`; later tiers are paged on their timers until "
-            "someone does."
-        )
-        await self._messages.say(
+        await self._messages.page(tx, incident, tier, people, page.reason, depth, extra=extra)
+        await enqueue_invite(
             tx,
-            page_key(incident.id, tier.level),
-            incident.channel or self._playbook.slack.incident_channel,
-            text,
-            incident_id=incident.id,
+            self._playbook,
+            incident.id,
+            tier.page,
+            key=f"incident/{incident.id}/invite/L{tier.level}",
+            at=self._clock(),
         )

@@ -13,15 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.adapters.slack import incident_blocks as texts
 from bot.adapters.store import Store
-from bot.domain.alerts import AlertStatus, ExternalAlert
+from bot.adapters.store.outbox import incident_destination
+from bot.domain.alert_state import AlertPhase
 from bot.domain.errors import Refused
+from bot.domain.living_alert import build_alert_view
 from bot.domain.models import Clock, EventKind, Incident, QueueSample
-from bot.domain.playbook import AlertRule, Playbook, RuleKind
+from bot.domain.playbook import Playbook, RuleKind
 from bot.domain.report import build_report, format_duration
-from bot.domain.rules import RuleBook, RuleState, RuleStatus, Transition
-from bot.services.messages import Messages
-from bot.services.ports import AlertView
+from bot.domain.rules import RuleBook, RuleState, Transition
+from bot.services.channels import BOT, IncidentChannels, pointer_key
+from bot.services.external_alerts import AlertOutcome, ExternalAlerts
+from bot.services.living_alert import LivingAlert, ReadyWorkers
+from bot.services.messages import Messages, recovery_key
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +46,24 @@ class Resolution:
     report: str
 
 
-@dataclass(frozen=True)
-class AlertOutcome:
-    """What became of one alert of an Alertmanager notification (the webhook's answer)."""
-
-    alert: str
-    status: str
-    outcome: str
-
-
-class IncidentService:
-    def __init__(self, store: Store, messages: Messages, playbook: Playbook, clock: Clock) -> None:
+class IncidentService(ExternalAlerts):
+    def __init__(
+        self,
+        store: Store,
+        messages: Messages,
+        playbook: Playbook,
+        clock: Clock,
+        *,
+        ready_workers: ReadyWorkers | None = None,
+    ) -> None:
         self._store = store
         self._messages = messages
         self._playbook = playbook
         self._clock = clock
         self._rules = RuleBook(playbook.rules)
         self._history: deque[QueueSample] = deque(maxlen=_HISTORY)
+        self.channels = IncidentChannels(store, playbook, clock)
+        self.alert = LivingAlert(store, messages, self.channels, playbook, clock, ready_workers)
 
     async def restore(self) -> None:
         """Rebuilds the rules' pending/firing state from stored samples after a restart,
@@ -76,11 +82,13 @@ class IncidentService:
 
     @property
     def channel(self) -> str:
-        """Where incidents are announced (the playbook's incident channel)."""
-        return self._playbook.slack.incident_channel
+        """Where incidents are announced (the playbook's announcement channel)."""
+        return self._playbook.slack.announcement_channel
 
     async def observe(self, sample: QueueSample) -> Incident | None:
-        """Feeds one sample: stores it, advances the rules, opens/updates the incident.
+        """Feeds one sample: stores it, advances the rules, opens/updates the incident,
+        keeps its alert current and follows its recovery (resolving it when the
+        playbook lets the bot).
 
         Returns the incident this sample opened, if any.
         """
@@ -92,118 +100,24 @@ class IncidentService:
                 incident = await self._on_firing(transition, sample)
                 opened = opened or incident
         current = await self._store.open_incident_for(self._playbook.name)
-        if current is not None:
+        if current is None:
+            return opened
+        if sample.depths:
             queue, depth = max(sample.depths.items(), key=lambda kv: kv[1])
-            await self._store.record_peak(current.id, queue, depth, sample.at)
+            if await self._store.record_peak(current.id, queue, depth, sample.at):
+                current = await self._store.get_incident(current.id) or current
+        step = await self.alert.on_sample(current, sample, tuple(self._history), self._rules.states)
+        if step.auto_resolve:
+            await self.resolve(BOT, auto=True)
         return opened
-
-    async def on_external_alerts(
-        self, alerts: Sequence[ExternalAlert], sample: QueueSample, *, truncated: int = 0
-    ) -> list[AlertOutcome]:
-        """An Alertmanager notification, each alert stored before anything is done.
-
-        A re-send (same fingerprint, startsAt and status) finds its row and changes
-        nothing — whichever replica gets it, after a restart, or after the incident
-        was resolved. A ``startsAt`` in the future (a skewed Prometheus clock) counts
-        as now. Raises only when storing fails, so Alertmanager retries.
-        """
-        outcomes = [await self._on_external_alert(alert, sample) for alert in alerts]
-        if truncated:
-            await self._say_truncated(truncated, sample)
-        return outcomes
-
-    async def _on_external_alert(self, alert: ExternalAlert, sample: QueueSample) -> AlertOutcome:
-        starts_at = min(alert.starts_at, sample.at)
-        rule = next((r for r in self._playbook.rules if r.name == alert.name), None)
-        async with self._store.transaction() as tx:
-            stored = await tx.store_alert(
-                fingerprint=alert.fingerprint,
-                starts_at=starts_at,
-                status=alert.status.value,
-                alertname=alert.name,
-                labels=alert.labels,
-                at=sample.at,
-            )
-            if not stored:
-                outcome = "already received"
-            elif rule is None:
-                outcome = "ignored (not a rule of this playbook)"
-            elif alert.status is AlertStatus.RESOLVED:
-                outcome = await self._external_resolved(tx, alert, rule, starts_at, sample)
-            else:
-                state = RuleState(
-                    rule=rule,
-                    status=RuleStatus.FIRING,
-                    active_since=starts_at,
-                    value=sample.depths.get(rule.queue, 0),
-                )
-                incident, created = await self._on_firing_in(
-                    tx, Transition(state=state, firing=True), sample, "Prometheus"
-                )
-                await tx.link_alert(alert.fingerprint, starts_at, "firing", incident.id)
-                outcome = (
-                    f"opened incident #{incident.id}"
-                    if created
-                    else f"added to incident #{incident.id}"
-                )
-        return AlertOutcome(alert.name, alert.status.value, outcome)
-
-    async def _external_resolved(
-        self,
-        tx: Store,
-        alert: ExternalAlert,
-        rule: AlertRule,
-        starts_at: object,
-        sample: QueueSample,
-    ) -> str:
-        incident = await tx.open_incident_for(self._playbook.name)
-        if incident is None:
-            return "resolved (no open incident)"
-        await tx.add_event(
-            incident.id,
-            at=sample.at,
-            kind=EventKind.RULE_FIRING,
-            text=f"{rule.name} resolved in Prometheus",
-            data={"fingerprint": alert.fingerprint},
-        )
-        still = await tx.firing_alerts(incident.id)
-        remaining = f"; {len(still)} Prometheus alert(s) still firing" if still else ""
-        await self._messages.say(
-            tx,
-            f"incident/{incident.id}/prometheus-resolved/{alert.fingerprint}/{starts_at}",
-            incident.channel or self.channel,
-            f":large_green_circle: Prometheus reports *{rule.name}* resolved{remaining}.",
-            thread_key=f"incident/{incident.id}/alert",
-            incident_id=incident.id,
-        )
-        return f"resolved noted on incident #{incident.id}"
-
-    async def _say_truncated(self, truncated: int, sample: QueueSample) -> None:
-        async with self._store.transaction() as tx:
-            incident = await tx.open_incident_for(self._playbook.name)
-            text = (
-                f":warning: Alertmanager left {truncated} alert(s) out of its last notification "
-                "(its `max_alerts` setting); they are not shown here. See Alertmanager's UI."
-            )
-            if incident is not None:
-                await tx.add_event(
-                    incident.id,
-                    at=sample.at,
-                    kind=EventKind.RULE_FIRING,
-                    text=f"Alertmanager truncated {truncated} alert(s)",
-                    data={"truncated": truncated},
-                )
-            await self._messages.say(
-                tx,
-                f"alertmanager/truncated/{sample.at.isoformat()}",
-                incident.channel if incident and incident.channel else self.channel,
-                text,
-                incident_id=incident.id if incident else None,
-            )
 
     async def _on_firing(self, transition: Transition, sample: QueueSample) -> Incident | None:
         async with self._store.transaction() as tx:
             incident, created = await self._on_firing_in(tx, transition, sample, "Backlog Bot")
+        if created:
+            # With the ready workers (read outside the transaction) the Scale button
+            # gets the capacity model's count at once.
+            await self._refresh(incident, sample)
         return incident if created else None
 
     async def _on_firing_in(
@@ -213,6 +127,7 @@ class IncidentService:
         state = transition.state
         rule = state.rule
         depth = sample.depths.get(rule.queue, 0)
+        channel, status = self.channels.initial()
         incident, created = await tx.open_incident(
             playbook=self._playbook.name,
             title=rule.summary or rule.name,
@@ -221,6 +136,8 @@ class IncidentService:
             queue=rule.queue,
             depth=depth,
             at=sample.at,
+            channel=channel,
+            channel_status=status,
         )
         above = format_duration(state.above_for(sample.at))
         condition = (
@@ -233,18 +150,58 @@ class IncidentService:
         await tx.add_event(incident.id, at=sample.at, kind=kind, text=text)
         if not created:
             return incident, False
-        channel = self.channel
-        await tx.set_incident_message(incident.id, channel, None)
-        view = AlertView(
+        await self.channels.plan(tx, incident)
+        view = build_alert_view(
             incident=incident,
             rule_state=state,
             sample=sample,
             history=tuple(self._history),
             playbook=self._playbook,
+            phase=AlertPhase.FIRING,
         )
-        await self._messages.alert(tx, view, channel)
+        key = await self._messages.alert(tx, view)
+        await self.channels.set_up(tx, incident, key)
         log.info("incident opened", extra={"incident": incident.id, "rule": rule.name})
         return incident, True
+
+    async def _refresh(
+        self, incident: Incident, sample: QueueSample | None = None, *, urgent: bool = False
+    ) -> None:
+        """The alert brought up to date outside a sample (after an ack, a resolve...)."""
+        ready = await self.alert.ready(incident) if incident.is_open else None
+        async with self._store.transaction() as tx:
+            current = await tx.get_incident(incident.id)
+            if current is None:
+                return
+            await self._refresh_in(tx, current, sample, ready=ready, urgent=urgent)
+
+    async def _refresh_in(
+        self,
+        tx: Store,
+        incident: Incident,
+        sample: QueueSample | None = None,
+        *,
+        ready: int | None = None,
+        urgent: bool = False,
+    ) -> None:
+        history: Sequence[QueueSample] = tuple(self._history)
+        states = self._rules.states
+        if sample is None:
+            # Outside a sample (an ack, a resolve, on any replica): from what is stored,
+            # since only the sampling replica keeps its history and rules current.
+            history, states = await self._recent(tx)
+        latest = sample or (history[-1] if history else QueueSample(self._clock(), {}))
+        await self.alert.refresh(tx, incident, latest, history, states, ready=ready, urgent=urgent)
+
+    async def _recent(self, tx: Store) -> tuple[list[QueueSample], tuple[RuleState, ...]]:
+        """The stored samples the alert reads, and the rules replayed over them."""
+        now = self._clock()
+        longest = max((rule.for_ for rule in self._playbook.rules), default=timedelta(0))
+        window = max(longest, self._playbook.capacity.trend_window) + timedelta(minutes=5)
+        samples = await tx.samples_between(self._playbook.name, now - window, now)
+        book = RuleBook(self._playbook.rules)
+        book.replay(samples)
+        return samples, book.states
 
     async def current(self) -> Incident:
         incident = await self._store.open_incident_for(self._playbook.name)
@@ -253,6 +210,8 @@ class IncidentService:
         return incident
 
     async def acknowledge(self, user: str) -> Incident:
+        """Paging stops; the alert loses its Acknowledge button and every page (in the
+        channel and by DM) says who acknowledged."""
         incident = await self.current()
         now = self._clock()
         async with self._store.transaction() as tx:
@@ -264,10 +223,24 @@ class IncidentService:
                     actor=user,
                     text="Acknowledged",
                 )
+                await self._messages.pages_acknowledged(
+                    tx, incident, await self._paged_people(tx, incident.id), user
+                )
             # Pagers outside Slack too, even if already acknowledged here: a trigger may
             # have paged one since (bot/services/paging.py).
             await tx.enqueue_page_follow_ups(incident.id, "acknowledge", now)
-        return await self.current()
+        current = await self.current()
+        await self._refresh(current, urgent=True)
+        return current
+
+    async def _paged_people(self, tx: Store, incident_id: int) -> dict[int, list[str]]:
+        """Who was paged, per tier (from the timeline's page entries)."""
+        paged: dict[int, list[str]] = {}
+        for entry in await tx.timeline(incident_id):
+            if entry.kind is EventKind.ESCALATED and "tier" in entry.data:
+                people = entry.data.get("paged") or []
+                paged[int(entry.data["tier"])] = [str(p) for p in people]
+        return paged
 
     async def add_note(self, user: str, text: str, kind: EventKind = EventKind.NOTE) -> Incident:
         incident = await self.current()
@@ -278,14 +251,29 @@ class IncidentService:
             await tx.add_event(incident.id, at=now, kind=kind, actor=user, text=text)
         return incident
 
-    async def resolve(self, user: str) -> Resolution:
+    async def resolve(self, user: str, *, auto: bool = False) -> Resolution:
+        """Resolves the open incident: its pending requests expire, the report goes to
+        its channel, the alert's buttons give way to the outcome, the channel's topic
+        says resolved and the channel stays open with an Archive button. ``auto``: the
+        bot resolves it after the playbook's ``recovery.auto_resolve_after``."""
         incident = await self.current()
         now = self._clock()
         async with self._store.transaction() as tx:
             if not await tx.resolve_incident(incident.id, user, now):
                 raise NoOpenIncident()
+            quiet = self._playbook.recovery.auto_resolve_after
+            text = (
+                f"Resolved by Backlog Bot: every queue under its threshold for "
+                f"{format_duration(quiet)}"
+                if auto and quiet is not None
+                else "Resolved"
+            )
             await tx.add_event(
-                incident.id, at=now, kind=EventKind.RESOLVED, actor=user, text="Resolved"
+                incident.id,
+                at=now,
+                kind=EventKind.RESOLVED,
+                actor=None if auto else user,
+                text=text,
             )
             await tx.enqueue_page_follow_ups(incident.id, "resolve", now)
             await tx.audit(
@@ -295,11 +283,47 @@ class IncidentService:
                 target=f"incident/{incident.id}",
                 outcome="resolved",
             )
+            await self._expire_requests(tx, incident.id)
             report = await self._report(tx, incident.id)
             resolved = await tx.get_incident(incident.id)
             assert resolved is not None
-            await self._messages.report(tx, resolved, report, resolved.channel or self.channel)
+            await self._messages.report(tx, resolved, report, incident_destination(incident.id))
+            await self._after_resolve(tx, resolved, user)
         return Resolution(incident=resolved, report=report)
+
+    async def _expire_requests(self, tx: Store, incident_id: int) -> None:
+        for request in await tx.expire_pending_for_incident(incident_id, self._clock()):
+            await self._messages.approval_changed(
+                tx,
+                request,
+                self._playbook.policy(request.kind),
+                "The incident was resolved before this was approved: nothing was done.",
+            )
+
+    async def _after_resolve(self, tx: Store, incident: Incident, user: str) -> None:
+        now = self._clock()
+        await self._refresh_in(tx, incident, urgent=True)
+        if incident.recovery_announced_at is not None:
+            by = "Backlog Bot" if user == BOT else f"<@{user}>"
+            await self._messages.close_buttons(
+                tx,
+                recovery_key(incident.id, incident.recovery_announced_at),
+                f":white_check_mark: Resolved by {by} at {now:%H:%M} UTC.",
+            )
+        await self._messages.closing(tx, incident)
+        if incident.has_own_channel and incident.channel:
+            await tx.update_message(
+                pointer_key(incident.id),
+                {"text": texts.pointer_resolved_text(incident, incident.channel, now)},
+            )
+
+    async def report_linked(self, incident_id: int, link: str) -> None:
+        """The report reached Slack: the resolved alert links to it."""
+        async with self._store.transaction() as tx:
+            await tx.set_report_link(incident_id, link)
+            incident = await tx.get_incident(incident_id)
+            if incident is not None:
+                await self._refresh_in(tx, incident, urgent=True)
 
     async def report(self, incident_id: int | None = None) -> str:
         return await self._report(self._store, incident_id)

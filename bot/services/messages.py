@@ -9,15 +9,18 @@ has a key, so a message is posted once and later edits go to the same message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from bot.adapters.slack import blocks
+from bot.adapters.slack import incident_blocks as texts
 from bot.adapters.slack.fit import INLINE_LIMIT, shorten, split_sections
 from bot.adapters.store import Store
+from bot.adapters.store.outbox import incident_destination
 from bot.domain.chart import ChartData, alert_chart
 from bot.domain.models import ActionRequest, Clock, Incident
-from bot.domain.playbook import ActionPolicy
+from bot.domain.playbook import ActionPolicy, EscalationTier
 from bot.domain.views import AlertView
 
 
@@ -29,20 +32,50 @@ def request_key(request_id: UUID) -> str:
     return f"request/{request_id}"
 
 
+def page_key(incident_id: int, level: int) -> str:
+    return f"incident/{incident_id}/page/{level}"
+
+
+def page_dm_key(incident_id: int, level: int, user: str) -> str:
+    return f"{page_key(incident_id, level)}/dm/{user}"
+
+
+def recovery_key(incident_id: int, announced_at: datetime) -> str:
+    return f"incident/{incident_id}/recovered/{announced_at:%Y%m%d%H%M%S}"
+
+
 ChartRenderer = Callable[[ChartData], bytes]
 
 
 class Messages:
-    def __init__(self, clock: Clock, render_chart: ChartRenderer | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        render_chart: ChartRenderer | None = None,
+        *,
+        alert_refresh: timedelta | None = None,
+    ) -> None:
         self._clock = clock
         self._render_chart = render_chart
+        self._alert_refresh = alert_refresh
 
-    async def alert(self, tx: Store, view: AlertView, channel: str) -> str:
-        """The incident's alert, and its depth chart in the alert's thread."""
+    async def alert(self, tx: Store, view: AlertView, channel: str | None = None) -> str:
+        """The incident's alert (where the incident lives unless ``channel`` is given),
+        and its depth chart in the alert's thread. Later edits
+        (:meth:`alert_changed`) reach Slack at most once per the playbook's
+        ``slack.alert_refresh``, except changes of state."""
         incident = view.incident
+        channel = channel or incident_destination(incident.id)
         key = alert_key(incident.id)
         body = blocks.payload(blocks.alert_text(view), blocks.alert_blocks(view))
-        await tx.enqueue_message(key, channel, body, at=self._clock(), incident_id=incident.id)
+        await tx.enqueue_message(
+            key,
+            channel,
+            body,
+            at=self._clock(),
+            incident_id=incident.id,
+            min_interval=self._alert_refresh,
+        )
         if self._render_chart is None or len(view.history) < 2:
             return key
         # matplotlib takes a few hundred milliseconds: off the event loop.
@@ -63,11 +96,102 @@ class Messages:
         )
         return key
 
-    async def approval(
-        self, tx: Store, request: ActionRequest, policy: ActionPolicy, channel: str
+    async def alert_changed(self, tx: Store, view: AlertView, *, urgent: bool = False) -> None:
+        """The alert as it should look now (``urgent``: a change of state, shown at once;
+        otherwise coalesced with the edits around it)."""
+        body = blocks.payload(blocks.alert_text(view), blocks.alert_blocks(view))
+        await tx.update_message(alert_key(view.incident.id), body, urgent=urgent)
+
+    async def close_buttons(self, tx: Store, key: str, line: str) -> bool:
+        """The message ``key`` keeps its text, loses its buttons and says ``line``
+        instead (what became of what they offered). False when there is no such
+        message."""
+        message = await tx.outbox_message(key)
+        if message is None:
+            return False
+        old = [b for b in message.payload.get("blocks") or [] if isinstance(b, dict)]
+        body = {**message.payload, "blocks": [*blocks.without_buttons(old), blocks.section(line)]}
+        return await tx.update_message(key, body, urgent=True)
+
+    async def page(
+        self,
+        tx: Store,
+        incident: Incident,
+        tier: EscalationTier,
+        people: list[str],
+        reason: str,
+        depth: int | None,
+        *,
+        extra: Sequence[str] = (),
     ) -> None:
-        """The approval request with Approve/Deny; if Slack refuses it, the requester
-        is told (``notify_user``) and the request is marked failed by the caller."""
+        """A page: in the incident's channel, mentioning the tier's people, with an
+        Acknowledge button (``extra``: more lines, such as where else it was paged); and a
+        direct message to each of them (``chat.postMessage`` to a user id opens the DM)."""
+        text = texts.page_text(incident, tier, people, reason, extra)
+        at = self._clock()
+        await tx.enqueue_message(
+            page_key(incident.id, tier.level),
+            incident_destination(incident.id),
+            blocks.payload(text, texts.page_blocks(incident, text)),
+            at=at,
+            incident_id=incident.id,
+        )
+        dm = texts.page_dm_text(incident, tier, reason, depth)
+        for user in people:
+            await tx.enqueue_message(
+                page_dm_key(incident.id, tier.level, user),
+                user,
+                blocks.payload(dm, texts.page_blocks(incident, dm)),
+                at=at,
+                incident_id=incident.id,
+            )
+
+    async def pages_acknowledged(
+        self, tx: Store, incident: Incident, paged: dict[int, list[str]], user: str
+    ) -> None:
+        """Every page of the incident (and each paged person's DM) says who acknowledged."""
+        line = texts.acknowledged_line(user, self._clock())
+        for level, people in paged.items():
+            await self.close_buttons(tx, page_key(incident.id, level), line)
+            for person in people:
+                await self.close_buttons(tx, page_dm_key(incident.id, level, person), line)
+
+    async def recovery(self, tx: Store, incident: Incident, text: str, at: datetime) -> None:
+        """Recovery announced in the incident's channel, with a Resolve button."""
+        await tx.enqueue_message(
+            recovery_key(incident.id, at),
+            incident_destination(incident.id),
+            blocks.payload(text, texts.recovery_blocks(incident, text)),
+            at=at,
+            incident_id=incident.id,
+        )
+
+    async def closing(self, tx: Store, incident: Incident) -> None:
+        """After the report, in the incident's own channel only: it stays open, and an
+        Archive button (archiving is never automatic)."""
+        await tx.enqueue_message(
+            f"incident/{incident.id}/closing",
+            incident_destination(incident.id),
+            {
+                **blocks.payload(texts.closing_text(incident), texts.closing_blocks(incident)),
+                "dedicated_only": True,
+            },
+            at=self._clock(),
+            incident_id=incident.id,
+        )
+
+    async def approval(
+        self,
+        tx: Store,
+        request: ActionRequest,
+        policy: ActionPolicy,
+        channel: str,
+        *,
+        typed_in: str | None = None,
+    ) -> None:
+        """The approval request with Approve/Deny in ``channel``; if Slack refuses it, the
+        requester is told (``notify_user``, in ``typed_in``: where they asked) and the
+        request is marked failed by the caller."""
         await tx.enqueue_message(
             request_key(request.id),
             channel,
@@ -75,7 +199,7 @@ class Messages:
             at=self._clock(),
             incident_id=request.incident_id,
             notify_user=request.requested_by,
-            notify_channel=channel,
+            notify_channel=typed_in or channel,
         )
 
     async def approval_changed(
@@ -163,7 +287,11 @@ class Messages:
             await tx.enqueue_message(
                 key,
                 channel,
-                blocks.payload(title, blocks.report_blocks(incident, markdown)),
+                # permalink: the resolved alert links to it (see the delivery hooks).
+                {
+                    **blocks.payload(title, blocks.report_blocks(incident, markdown)),
+                    "permalink": True,
+                },
                 at=self._clock(),
                 incident_id=incident.id,
             )

@@ -1,7 +1,8 @@
 """The sampling loop body: read every queue's depth, feed the incident service.
 
-A Redis outage is reported in the incident channel once when it starts and
-once when it ends, never on every failed sample.
+A Redis outage is reported in the announcement channel (and the open incident's
+own channel) once when it starts and once when it ends, never on every failed
+sample.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import redis.asyncio as aioredis
 
 from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
 from bot.adapters.store import LeaderLock, Store
+from bot.adapters.store.outbox import incident_destination
 from bot.domain.models import Clock, QueueSample
 from bot.domain.playbook import Playbook
 from bot.services.incidents import IncidentService
@@ -105,5 +107,16 @@ class Monitor:
         )
 
     async def _say(self, key: str, text: str) -> None:
+        """In the announcement channel, and in the open incident's own channel (its
+        alert stops changing while the depths cannot be read)."""
         async with self._store.transaction() as tx:
-            await self._messages.say(tx, key, self._playbook.slack.incident_channel, text)
+            await self._messages.say(tx, key, self._playbook.slack.announcement_channel, text)
+            incident = await tx.open_incident_for(self._playbook.name)
+            if incident is not None and incident.channel_status in ("pending", "dedicated"):
+                await self._messages.say(
+                    tx,
+                    f"{key}/incident/{incident.id}",
+                    incident_destination(incident.id),
+                    text,
+                    incident_id=incident.id,
+                )

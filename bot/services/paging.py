@@ -34,11 +34,7 @@ from bot.domain.models import Clock, Incident
 from bot.domain.paging import PagerDutyTarget, PagingTarget, WebhookTarget, tier_targets
 from bot.domain.playbook import Playbook
 from bot.services.messages import Messages
-
-
-def page_key(incident_id: int, tier: int) -> str:
-    """The outbox key of a tier's page in Slack (its thread carries what befell it)."""
-    return f"incident/{incident_id}/page/{tier}"
+from bot.services.messages import page_key as page_key  # its thread carries what befell it
 
 
 def target_kind(target: PagingTarget) -> str:

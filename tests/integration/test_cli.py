@@ -62,10 +62,52 @@ async def test_demo_runs_the_whole_story_and_writes_the_report(tmp_path):
         shutil.rmtree(data, ignore_errors=True)
     assert code == 0, err
     assert f"Incident report written to {report}" in out
-    assert "alice types: /backlog scale phishnet-worker-email 6" in out
-    assert "Only members of" in out  # dave's refused approval is shown
+    channel = re.search(r"#(inc-\d{8}-emailqueuebacklog)\n", out)
+    assert channel, "the incident's channel is shown"
+    story = [
+        # the channel is created, the alert posted and pinned, the on-call person invited
+        f"#{channel.group(1)}\n  → @backlog-bot has joined the channel",
+        "== 🚨 Incident #1: Large email queue backlog detected ==",
+        "📌 backlog-bot pinned: == 🚨 Incident #1",
+        "→ @alice has joined the channel",
+        # L1 is paged in the channel (and by DM), and acknowledges with the button
+        "*Escalating incident #1 to L1 — Senior DevOps Engineer*: @bob",
+        "bob clicks [Acknowledge]",
+        "Incident #1 acknowledged by @bob; paging stops.",
+        # diagnose; the alert's Scale button, refused to dave, approved by bob
+        "alice: /backlog diagnose",
+        "🔍 *Diagnosis*",
+        "alice clicks [Scale phishnet-worker-email to ",
+        "Only members of sre_oncall, senior_devops, engineering_lead may approve `scale`.",
+        "⏳ Approved by @bob; running…",
+        "*State:* 🛠️ *Mitigating*",  # the alert, edited as soon as the scale ran
+        # the dead worker's jobs, found by requeue's dry run and moved once approved
+        "alice: /backlog requeue",
+        "Dry run: 40 of ",
+        "moved 40 onto `email_processing_queue`",
+        # the alert edited as the queue drains; recovery; resolve; the report
+        "*State:* 🟡 *Recovering*",
+        "every queue has been back under its threshold for 10m",
+        "alice clicks [Resolve]",
+        "== ✅ Incident #1 resolved: Large email queue backlog detected ==",
+        "== 📄 Report for incident #1 ==",
+        "[Archive this channel]",
+    ]
+    at = 0
+    for line in story:  # in this order
+        found = out.find(line, at)
+        assert found >= 0, f"missing (in order): {line!r}"
+        at = found
+    # Said in other conversations, at their own pace: the pointer, the DM to the paged.
+    assert "#phishnet-incidents\n  backlog-bot:\n      🚨 Incident #1 (warning)" in out
+    assert f"Follow it in #{channel.group(1)}." in out
+    assert "DM with @bob\n  backlog-bot:\n      🚨 You are paged for incident #1, L1" in out
+    assert out.count("✎ backlog-bot edited its message:") >= 10  # the living alert, and more
+    # Read as a person sees Slack: names and emoji, not ids and shortcodes.
+    assert "<@U" not in out and ":rotating_light:" not in out and "<#C" not in out
     text = report.read_text()
-    assert "Scale `phishnet-worker-email` from 2 to 6 replicas" in text
+    assert re.search(r"Scale `phishnet-worker-email` from 2 to \d+ replicas", text)
+    assert "Requeue 40 stuck jobs from `processing_jobs` onto `email_processing_queue`" in text
     assert "approved by <@U0SENIORDEVOPS>: succeeded" in text
     peak = re.search(r"\*\*Peak Queue Size\*\*: ([\d,]+)", text)
     assert peak and int(peak.group(1).replace(",", "")) > 1000

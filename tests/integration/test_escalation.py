@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.demo.sandbox import INCIDENT_CHANNEL_ID
-
 
 async def _open_incident(sandbox, redis_client, clock) -> None:
     await redis_client.lpush("email_processing_queue", *range(1500))
@@ -21,11 +19,8 @@ async def _tick(sandbox):
 
 
 def _pages(sandbox) -> list[str]:
-    return [
-        m.text
-        for m in sandbox.slack.messages(INCIDENT_CHANNEL_ID)
-        if "Escalating incident" in m.text
-    ]
+    """The pages in the incident's channel (each paged person also gets a DM)."""
+    return [m.text for m in sandbox.channel_messages() if "Escalating incident" in m.text]
 
 
 async def test_unacknowledged_incident_pages_each_tier_once(sandbox, redis_client, clock):

@@ -110,7 +110,7 @@ async def test_healthz_and_readyz(sandbox):
             assert (await resp.json())["checks"]["slack"] is False
 
 
-async def test_alert_scale_button_asks_for_the_runbook_replicas(sandbox, redis_client, clock):
+async def test_alert_scale_button_asks_for_the_capacity_models_count(sandbox, redis_client, clock):
     from datetime import timedelta
 
     await redis_client.lpush("email_processing_queue", *range(1200))
@@ -118,8 +118,11 @@ async def test_alert_scale_button_asks_for_the_runbook_replicas(sandbox, redis_c
         await sandbox.tick()
         clock.advance(timedelta(minutes=1))
     alert = sandbox.find_message(ActionId.ALERT_SCALE.value)
+    # 1,200 waiting, flat, 2 workers ready: (2 x 50 + 1,200 / 10) / 50 = 4.4 -> 5 workers.
+    assert "[Scale phishnet-worker-email to 5]" in alert.rendered
+    assert "needs 5 workers" in alert.rendered  # the model's own sentence, in the footer
     answer = await sandbox.click("carol", alert, ActionId.ALERT_SCALE.value)
-    assert answer.text.startswith("Approval requested: Scale `phishnet-worker-email` from 2 to 6")
+    assert answer.text.startswith("Approval requested: Scale `phishnet-worker-email` from 2 to 5")
     approval = sandbox.find_message(ActionId.APPROVE.value)
     assert "Requested by <@U0ENGLEAD>" in approval.rendered
 

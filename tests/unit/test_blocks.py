@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from bot.adapters.slack import blocks
 from bot.adapters.slack.fit import MAX_BLOCKS
 from bot.adapters.slack.ids import ActionId
+from bot.domain.alert_state import AlertPhase
+from bot.domain.living_alert import build_alert_view
 from bot.domain.models import (
     ActionRequest,
     ActionState,
@@ -43,7 +45,15 @@ def _alert_view(playbook) -> AlertView:
     )
     state = RuleState(rule=rule, status=RuleStatus.FIRING, active_since=history[2].at, value=1560)
     sample = QueueSample(history[-1].at, {"email_processing_queue": 1560, "analysis_queue": 12})
-    return AlertView(incident, state, sample, history, playbook)
+    return build_alert_view(
+        incident=incident,
+        rule_state=state,
+        sample=sample,
+        history=[*history, sample],
+        playbook=playbook,
+        phase=AlertPhase.FIRING,
+        ready=2,
+    )
 
 
 def test_alert_shows_depths_threshold_duration_chart_and_buttons(playbook):
@@ -54,7 +64,8 @@ def test_alert_shows_depths_threshold_duration_chart_and_buttons(playbook):
     assert "analysis_queue`: *12*" in rendered
     assert "▁" in rendered and "█" in rendered  # the trend chart
     assert "[Acknowledge]" in rendered
-    assert "[Scale phishnet-worker-email to 6]" in rendered
+    # The capacity model: (60 growth + 2 x 50 + 1,560 / 10) / 50 = 6.3 → 7 workers.
+    assert "[Scale phishnet-worker-email to 7]" in rendered
 
 
 def test_approval_buttons_carry_only_the_request_id(playbook):

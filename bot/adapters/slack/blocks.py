@@ -8,143 +8,41 @@ into an ``invalid_blocks`` error.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
 
-from bot.adapters.slack.fit import (
-    MAX_BUTTON_TEXT,
-    MAX_BUTTON_VALUE,
-    MAX_CONTEXT,
-    MAX_HEADER,
-    MAX_SECTION,
-    NOTIFICATION_TEXT,
-    clip,
-    fit_blocks,
-    split_sections,
-)
+from bot.adapters.slack.alert_blocks import alert_blocks, alert_text
+from bot.adapters.slack.fit import fit_blocks, split_sections
 from bot.adapters.slack.ids import ActionId, BlockId
+from bot.adapters.slack.kit import (
+    Block,
+    Payload,
+    button,
+    context,
+    header,
+    payload,
+    section,
+    sparkline,
+    without_buttons,
+)
 from bot.domain.models import ActionRequest, ActionState, Incident
-from bot.domain.playbook import ActionPolicy, Playbook, RuleKind
-from bot.domain.report import format_duration
-from bot.domain.views import AlertView
+from bot.domain.playbook import ActionPolicy
 
-Block = dict[str, Any]
-Payload = dict[str, Any]
-
-_SPARK = "▁▂▃▄▅▆▇█"
-
-
-def payload(text: str, blocks: list[Block] | None = None, where: str = "") -> Payload:
-    """A message body within Slack's limits: short notification text, ≤ 50 blocks."""
-    body: Payload = {"text": clip(text, NOTIFICATION_TEXT)}
-    if blocks:
-        body["blocks"] = fit_blocks(blocks, where or "ask `/backlog status` for the rest")
-    return body
-
-
-def section(text: str, where: str = "") -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION, where)}}
-
-
-def header(text: str) -> Block:
-    # plain_text: nothing in it is interpreted, so nothing needs escaping.
-    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, MAX_HEADER)}}
-
-
-def context(text: str, where: str = "") -> Block:
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": clip(text, MAX_CONTEXT, where)}],
-    }
-
-
-def button(text: str, action_id: ActionId, value: str, style: str | None = None) -> Block:
-    element: Block = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": clip(text, MAX_BUTTON_TEXT)},
-        "action_id": action_id.value,
-        "value": value[:MAX_BUTTON_VALUE],
-    }
-    if style:
-        element["style"] = style
-    return element
-
-
-def sparkline(values: Sequence[int], width: int = 40) -> str:
-    """A text chart of the most recent ``width`` values."""
-    tail = list(values)[-width:]
-    if not tail:
-        return ""
-    low, high = min(tail), max(tail)
-    span = high - low or 1
-    return "".join(_SPARK[min(7, (v - low) * 8 // span)] for v in tail)
-
-
-def alert_blocks(view: AlertView) -> list[Block]:
-    incident, state, sample = view.incident, view.rule_state, view.sample
-    rule = state.rule
-    depth = sample.depths.get(rule.queue, 0)
-    series = [s.depths.get(rule.queue, 0) for s in view.history]
-    depth_lines = "\n".join(f"• `{queue}`: *{value:,}*" for queue, value in sample.depths.items())
-    lasted = format_duration(state.above_for(sample.at))
-    if rule.kind is RuleKind.DEPTH_ABOVE:
-        finding = (
-            f"*{rule.name}* ({rule.severity.value}): `{rule.queue}` is at *{depth:,}*, above "
-            f"the threshold of {rule.threshold:,} for *{lasted}* "
-            f"(rule: for {format_duration(rule.for_)})."
-        )
-    else:
-        finding = (
-            f"*{rule.name}* ({rule.severity.value}, from Prometheus): workers have processed "
-            f"nothing for *{lasted}* while `{rule.queue}` holds *{depth:,}* jobs."
-        )
-    blocks = [
-        header(f":rotating_light: Incident #{incident.id}: {incident.title}"),
-        section(finding),
-        section(f"*Queue depths*\n{depth_lines}"),
-    ]
-    if len(series) > 1:
-        blocks.append(
-            section(
-                f"*`{rule.queue}` trend* ({min(series):,} → {max(series):,})\n`{sparkline(series)}`"
-            )
-        )
-    blocks.append(_alert_buttons(view.playbook, rule.queue))
-    blocks.append(
-        context(f"Detected {sample.at:%Y-%m-%d %H:%M:%S} UTC · `/backlog help` for commands")
-    )
-    return blocks
-
-
-def _alert_buttons(playbook: Playbook, queue: str) -> Block:
-    elements = [
-        button("Acknowledge", ActionId.ACK, "ack", "primary"),
-        button("Status", ActionId.ALERT_STATUS, "status"),
-        button("Diagnose", ActionId.ALERT_DIAGNOSE, "diagnose"),
-    ]
-    queue_spec = playbook.queue(queue)
-    if queue_spec and queue_spec.deployment:
-        deployment = playbook.deployments[queue_spec.deployment]
-        if deployment.suggested_replicas:
-            elements.append(
-                button(
-                    f"Scale {queue_spec.deployment} to {deployment.suggested_replicas}",
-                    ActionId.ALERT_SCALE,
-                    f"{queue_spec.deployment}:{deployment.suggested_replicas}",
-                )
-            )
-    return {"type": "actions", "block_id": BlockId.ALERT_BUTTONS.value, "elements": elements}
-
-
-def alert_text(view: AlertView) -> str:
-    rule = view.rule_state.rule
-    depth = view.sample.depths.get(rule.queue, 0)
-    if rule.kind is RuleKind.DEPTH_ABOVE:
-        return (
-            f"Incident #{view.incident.id}: {rule.queue} at {depth:,} "
-            f"(threshold {rule.threshold:,})"
-        )
-    return f"Incident #{view.incident.id}: {rule.name}: {rule.queue} at {depth:,}, not draining"
+__all__ = [
+    "Block",
+    "Payload",
+    "alert_blocks",
+    "alert_text",
+    "approval_blocks",
+    "approval_text",
+    "button",
+    "context",
+    "header",
+    "markdown_to_mrkdwn",
+    "payload",
+    "report_blocks",
+    "section",
+    "sparkline",
+    "without_buttons",
+]
 
 
 def approval_blocks(request: ActionRequest, policy: ActionPolicy, note: str = "") -> list[Block]:

@@ -32,10 +32,12 @@ class SlackDirectory:
                 continue
             users.update(role.users)
             for group in role.usergroups:
-                users.update(await self._group(group))
+                users.update(await self.group_members(group))
         return frozenset(users)
 
-    async def _group(self, group: str) -> frozenset[str]:
+    async def group_members(self, group: str) -> frozenset[str]:
+        """A user group's members (``usergroups.users.list``), cached for ``ttl_seconds``.
+        Raises :class:`slack_sdk.errors.SlackApiError` as the client does."""
         cached = self._groups.get(group)
         now = time.monotonic()
         if cached and now - cached[0] < self._ttl:

@@ -1,4 +1,7 @@
-"""Block and action ids: the only names Slack sends back to us."""
+"""Block and action ids: the only names Slack sends back to us, and the values buttons
+carry (an id and nothing trusted: everything else is reloaded when clicked)."""
+
+from __future__ import annotations
 
 from enum import StrEnum
 
@@ -10,10 +13,30 @@ class ActionId(StrEnum):
     ALERT_SCALE = "backlog_alert_scale"
     ALERT_STATUS = "backlog_alert_status"
     ALERT_DIAGNOSE = "backlog_alert_diagnose"
-    RESOLVE = "backlog_resolve"  # offered when PagerDuty says its incident was resolved
+    # Offered on recovery, and when PagerDuty says its incident was resolved.
+    RESOLVE = "backlog_resolve"
+    ARCHIVE = "backlog_archive"
 
 
 class BlockId(StrEnum):
     APPROVAL_BUTTONS = "backlog_approval_buttons"
     ALERT_BUTTONS = "backlog_alert_buttons"
     PAGERDUTY_RESOLVED = "backlog_pagerduty_resolved"
+    PAGE_BUTTONS = "backlog_page_buttons"
+    RECOVERY_BUTTONS = "backlog_recovery_buttons"
+    CLOSING_BUTTONS = "backlog_closing_buttons"
+
+
+def incident_value(incident_id: int, *parts: str) -> str:
+    """A button value naming its incident: ``"7"``, ``"7:phishnet-worker-email:9"``."""
+    return ":".join([str(incident_id), *parts])
+
+
+def parse_incident_value(value: str) -> tuple[int | None, list[str]]:
+    """The incident a button names and the rest of its value. Buttons posted before
+    values named their incident (``"ack"``, ``"deployment:6"``) give None: they mean
+    the open incident."""
+    first, _, rest = value.partition(":")
+    if first.isdigit():
+        return int(first), rest.split(":") if rest else []
+    return None, value.split(":") if value else []

@@ -121,9 +121,9 @@ class SlackTransport:
         try:
             response: Any = await self._client.files_upload_v2(**args)
         except SlackApiError as exc:
-            return _classify_api_error(exc)
+            return classify_api_error(exc)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            return _classify_exception(exc)
+            return classify_exception(exc)
         files = response.get("files") or [{}]
         return Delivered(channel_id, str(files[0].get("id", "")))
 
@@ -134,6 +134,17 @@ class SlackTransport:
         if isinstance(outcome, dict):
             return Delivered(channel, str(outcome.get("message_ts", "")))
         return outcome
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        """``chat.getPermalink`` of a posted message; None when Slack does not give it
+        (a link is a convenience: its absence never holds a message back)."""
+        try:
+            response: Any = await self._client.chat_getPermalink(channel=channel, message_ts=ts)
+        except (SlackApiError, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            log.warning("no permalink", extra={"channel": channel, "error": repr(exc)})
+            return None
+        link = response.get("permalink")
+        return str(link) if link else None
 
     async def find(
         self,
@@ -211,9 +222,9 @@ class SlackTransport:
                 **_split(method, args),
             )
         except SlackApiError as exc:
-            return _classify_api_error(exc)
+            return classify_api_error(exc)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            return _classify_exception(exc)
+            return classify_exception(exc)
         data: dict[str, Any] = dict(response.data) if isinstance(response.data, dict) else {}
         return data
 
@@ -240,7 +251,7 @@ def _is_ours(message: Mapping[str, Any], message_id: int, filename: str | None) 
     return any(f.get("name") == filename for f in message.get("files") or [])
 
 
-def _classify_api_error(exc: SlackApiError) -> RetryLater | Refused:
+def classify_api_error(exc: SlackApiError) -> RetryLater | Refused:
     response = exc.response
     status = int(getattr(response, "status_code", 200) or 200)
     if status == 429:
@@ -257,7 +268,7 @@ def _classify_api_error(exc: SlackApiError) -> RetryLater | Refused:
     return classify_error(error, f"needs `{needed}`" if needed else "")
 
 
-def _classify_exception(exc: BaseException) -> RetryLater:
+def classify_exception(exc: BaseException) -> RetryLater:
     # A connection that could not even be opened carried nothing; anything later
     # (timeout, reset, disconnect) may have reached Slack.
     if isinstance(exc, aiohttp.ClientConnectorError):

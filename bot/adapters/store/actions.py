@@ -134,6 +134,19 @@ class ActionQueries(Queries):
         )
         return await self._requests([row["id"] for row in rows])
 
+    async def expire_pending_for_incident(
+        self, incident_id: int, at: datetime
+    ) -> list[ActionRequest]:
+        """The incident's pending requests, now expired (it was resolved: nothing of
+        them may run any more)."""
+        rows = await self._db.fetch(
+            "UPDATE action_requests SET state = 'expired', finished_at = $2 "
+            "WHERE incident_id = $1 AND state = 'pending' RETURNING id",
+            incident_id,
+            at,
+        )
+        return await self._requests([row["id"] for row in rows])
+
     async def executing_actions(self) -> list[ActionRequest]:
         rows = await self._db.fetch(
             "SELECT id FROM action_requests WHERE state = 'executing' ORDER BY executed_at"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -19,6 +19,9 @@ import asyncpg
 from bot.adapters.store.base import Queries, changed
 
 NOTIFY_CHANNEL = "backlog_bot_outbox"
+INCIDENT_PREFIX = "incident:"
+"""A row addressed to ``incident:<id>`` goes wherever that incident lives (its own
+channel once created, else the announcement channel); it waits until that is known."""
 # Advisory-lock namespace of "this sender is delivering this Slack channel"
 # (the two-key form: namespace, hashtext(channel)).
 CHANNEL_LOCK_NAMESPACE = 0x42424F58  # "BBOX"
@@ -51,20 +54,52 @@ class OutboxMessage:
     notify_user: str | None = None
     notify_channel: str | None = None
     error: str | None = None
+    incident_channel: str | None = None
+    incident_channel_status: str | None = None
+    min_interval_s: int | None = None
+    edited_at: datetime | None = None
+    delivered_at: datetime | None = None
+    urgent: bool = False
 
     @property
     def posted(self) -> bool:
         return self.ts is not None
 
     @property
+    def routed(self) -> bool:
+        """Addressed to an incident (``incident:<id>``) rather than to a channel."""
+        return self.channel.startswith(INCIDENT_PREFIX)
+
+    @property
+    def destination(self) -> str | None:
+        """The Slack channel this row is for; None while its incident's channel is not
+        known yet."""
+        if not self.routed:
+            return self.channel
+        return self.incident_channel
+
+    @property
     def target_channel(self) -> str:
         """Where Slack holds it: the id Slack answered with, else the channel given."""
-        return self.posted_channel or self.parent_channel or self.channel
+        return self.posted_channel or self.parent_channel or self.destination or self.channel
+
+    @property
+    def dedicated_only(self) -> bool:
+        """To be done only in a channel of the incident's own (a topic, a pin, an invite,
+        an archive button): skipped where the incident lives in a shared channel."""
+        return bool(self.payload.get("dedicated_only"))
+
+
+def incident_destination(incident_id: int) -> str:
+    """The outbox address of "wherever incident ``incident_id`` lives"."""
+    return f"{INCIDENT_PREFIX}{incident_id}"
 
 
 _SELECT = """
-    SELECT m.*, p.ts AS parent_ts, p.posted_channel AS parent_channel, p.state AS parent_state
+    SELECT m.*, p.ts AS parent_ts, p.posted_channel AS parent_channel, p.state AS parent_state,
+           i.channel AS incident_channel, i.channel_status AS incident_channel_status
     FROM slack_messages m LEFT JOIN slack_messages p ON p.key = m.thread_key
+    LEFT JOIN incidents i ON m.channel LIKE 'incident:%' AND i.id = m.incident_id
 """
 
 
@@ -82,14 +117,21 @@ class OutboxQueries(Queries):
         content: bytes | None = None,
         notify_user: str | None = None,
         notify_channel: str | None = None,
+        min_interval: timedelta | None = None,
     ) -> bool:
         """Adds a message to deliver; False when ``key`` was already enqueued (writers
-        may repeat themselves safely: a key names one message forever)."""
+        may repeat themselves safely: a key names one message forever).
+
+        ``channel`` may be :func:`incident_destination` (then ``incident_id`` is
+        required); ``min_interval``: later edits are delivered at most that often."""
+        if channel.startswith(INCIDENT_PREFIX) and incident_id is None:
+            raise ValueError(f"{key}: a message to {channel} needs its incident_id")
         row = await self._db.fetchrow(
             """
             INSERT INTO slack_messages (key, channel, payload, created_at, thread_key,
-                                        incident_id, kind, content, notify_user, notify_channel)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                        incident_id, kind, content, notify_user, notify_channel,
+                                        min_interval_s)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             ON CONFLICT (key) DO NOTHING RETURNING id
             """,
             key,
@@ -102,28 +144,39 @@ class OutboxQueries(Queries):
             content,
             notify_user,
             notify_channel,
+            int(min_interval.total_seconds()) if min_interval else None,
         )
         await self._wake_sender()
         return row is not None
 
     async def update_message(
-        self, key: str, payload: Mapping[str, Any], *, not_before: datetime | None = None
+        self,
+        key: str,
+        payload: Mapping[str, Any],
+        *,
+        not_before: datetime | None = None,
+        urgent: bool = False,
     ) -> bool:
         """Gives the message ``key`` new content; the sender edits it (or posts it with
         this content if it was not posted yet). ``not_before`` delays the edit (rate
-        limits: updates in between coalesce). False when no such message exists."""
+        limits: updates in between coalesce). ``urgent`` delivers this version without
+        waiting for the message's ``min_interval`` (a change of state, not of numbers).
+        False when no such message exists."""
         status = await self._db.execute(
             """
             UPDATE slack_messages SET payload = $2, version = version + 1,
                    state = CASE WHEN state = 'failed' AND ts IS NULL THEN 'failed'
                                 ELSE 'pending' END,
-                   not_before = CASE WHEN $3::timestamptz IS NULL THEN not_before
+                   urgent = urgent OR $4,
+                   not_before = CASE WHEN $4 THEN $3
+                                     WHEN $3::timestamptz IS NULL THEN not_before
                                      ELSE GREATEST(COALESCE(not_before, $3), $3) END
             WHERE key = $1
             """,
             key,
             dict(payload),
             not_before,
+            urgent,
         )
         await self._wake_sender()
         return changed(status)
@@ -146,9 +199,24 @@ class OutboxQueries(Queries):
         return [_message(row) for row in rows]
 
     async def channels_due(self, now: datetime) -> list[str]:
+        """Channels (or incident streams) with something the sender can do now: an edit
+        of a posted message that is due, or a post at the head of its channel's order
+        that is due and whose thread's parent is posted (or failed). A post queued
+        behind one that waits is not due: nothing can be done for it yet."""
         rows = await self._db.fetch(
-            "SELECT DISTINCT channel FROM slack_messages WHERE state = 'pending' "
-            "AND (not_before IS NULL OR not_before <= $1)",
+            """
+            WITH heads AS (
+                SELECT DISTINCT ON (channel) id FROM slack_messages
+                WHERE state = 'pending' AND ts IS NULL ORDER BY channel, id
+            )
+            SELECT DISTINCT m.channel FROM slack_messages m
+            WHERE m.state = 'pending' AND (m.not_before IS NULL OR m.not_before <= $1)
+              AND (m.ts IS NOT NULL OR (
+                    m.id IN (SELECT id FROM heads)
+                    AND (m.thread_key IS NULL OR EXISTS (
+                        SELECT 1 FROM slack_messages p WHERE p.key = m.thread_key
+                          AND (p.ts IS NOT NULL OR p.state = 'failed')))))
+            """,
             now,
         )
         return [row["channel"] for row in rows]
@@ -179,6 +247,8 @@ class OutboxQueries(Queries):
         await self._db.execute(
             """
             UPDATE slack_messages SET
+                edited_at = CASE WHEN ts IS NULL THEN edited_at ELSE $5 END,
+                urgent = urgent AND version > $2,
                 ts = COALESCE(ts, $3), posted_channel = COALESCE(posted_channel, $4),
                 delivered_version = GREATEST(delivered_version, $2),
                 state = CASE WHEN version > $2 THEN 'pending' ELSE 'delivered' END,
@@ -247,4 +317,10 @@ def _message(row: asyncpg.Record) -> OutboxMessage:
         notify_user=row["notify_user"],
         notify_channel=row["notify_channel"],
         error=row["error"],
+        incident_channel=row["incident_channel"],
+        incident_channel_status=row["incident_channel_status"],
+        min_interval_s=row["min_interval_s"],
+        edited_at=row["edited_at"],
+        delivered_at=row["delivered_at"],
+        urgent=row["urgent"],
     )
