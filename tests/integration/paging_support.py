@@ -12,7 +12,7 @@ import yaml
 from aiohttp import web
 
 from bot.demo.clock import ManualClock
-from bot.demo.sandbox import INCIDENT_CHANNEL_ID, Sandbox
+from bot.demo.sandbox import Sandbox
 from bot.domain.playbook import Playbook, parse_playbook
 from bot.emulators.slack_api import StoredMessage
 
@@ -63,16 +63,12 @@ def shown(message: StoredMessage) -> str:
 
 
 def pages(sandbox: Sandbox) -> list[str]:
-    return [
-        shown(m)
-        for m in sandbox.slack.messages(INCIDENT_CHANNEL_ID)
-        if "Escalating incident" in m.text
-    ]
+    return [shown(m) for m in sandbox.channel_messages() if "Escalating incident" in m.text]
 
 
 def said(sandbox: Sandbox, needle: str) -> list[str]:
     """What the incident channel's messages (thread replies included) with ``needle`` say."""
-    return [shown(m) for m in sandbox.slack.messages(INCIDENT_CHANNEL_ID) if needle in shown(m)]
+    return [shown(m) for m in sandbox.channel_messages() if needle in shown(m)]
 
 
 def pd_actions(sandbox: Sandbox) -> list[tuple[str, str]]:

@@ -82,7 +82,10 @@ async def test_l1_l2_l3_on_the_playbooks_timers_in_slack_pagerduty_and_a_webhook
         )
         assert alert.custom_details["why"] == "nobody acknowledged within 30m of detection"
         assert alert.custom_details["depths"]["email_processing_queue"] == 1500
-        link = "https://slack.com/app_redirect?channel=C0INCIDENTS"
+        # The incident's own channel, where the page and everything else about it is.
+        channel = (await box.runtime.store.get_incident(1)).channel
+        assert channel in box.incident_channels()
+        link = f"https://slack.com/app_redirect?channel={channel}"
         assert alert.links == [{"href": link, "text": "Incident channel in Slack"}]
 
         assert await _due(box, clock, L2_DUE) == L3_DUE
