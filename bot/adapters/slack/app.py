@@ -8,8 +8,6 @@ start-up, never at import time.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import re
 import uuid
@@ -23,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.boundary import Actor, Answer, guarded, reply
 from bot.adapters.slack.ids import ActionId, parse_incident_value
+from bot.adapters.slack.work_slots import WorkSlots
 
 log = logging.getLogger(__name__)
 
@@ -133,43 +132,6 @@ def _incident_buttons(handlers: Handlers) -> dict[ActionId, Callable[[dict[str, 
         return make
 
     return {action_id: runner(what) for action_id, what in offers.items()}
-
-
-class WorkSlots:
-    """Acknowledging comes before working: a listener's work after its ``ack()`` waits
-    until no request is still being acknowledged (at most ``patience`` seconds, so a
-    steady stream cannot starve it), and at most ``slots`` listeners work at once.
-
-    A burst of commands and clicks (fifty people clicking one button) would otherwise
-    start all their work at once, and the event loop, busy with it, would send the
-    acks still pending late; waiting costs the work a few milliseconds, and it is done
-    in the order it came. Measured in benchmarks/ack_latency.py."""
-
-    def __init__(self, slots: int = 2, patience: float = 0.25) -> None:
-        self._slots = asyncio.Semaphore(slots)
-        self._patience = patience
-        self._acking = 0
-        self._quiet = asyncio.Event()
-        self._quiet.set()
-
-    async def middleware(
-        self, req: Any, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
-    ) -> BoltResponse:
-        """Counts a request as being acknowledged until Bolt has its response."""
-        self._acking += 1
-        self._quiet.clear()
-        try:
-            return await next()
-        finally:
-            self._acking -= 1
-            if self._acking == 0:
-                self._quiet.set()
-
-    async def run(self, work: Callable[[], Awaitable[None]]) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._quiet.wait(), self._patience)
-        async with self._slots:
-            await work()
 
 
 def _command_listener(handlers: Handlers, slots: WorkSlots) -> Callable[..., Awaitable[None]]:
