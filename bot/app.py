@@ -17,7 +17,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -32,6 +31,7 @@ from bot.adapters.chart import render_depth_chart
 from bot.adapters.kube import KubeClient
 from bot.adapters.pagerduty import pagerduty_webhook_handler
 from bot.adapters.queues import depths
+from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.slack.app import CommandCall, Handlers, build_slack_app
 from bot.adapters.slack.boundary import Answer
 from bot.adapters.slack.client import make_client
@@ -75,7 +75,7 @@ class Runtime:
     playbook: Playbook
     clock: Clock
     store: Store
-    redis: aioredis.Redis
+    redis: RedisClient
     kube: KubeClient
     slack: AsyncWebClient
     incidents: IncidentService
@@ -137,10 +137,13 @@ async def build_runtime(
     playbook = playbook or load_playbook(playbook_file(settings.playbook))
     backends = await start_backends(settings)
     redis_url, database_url, embedded = backends.redis_url, backends.database_url, backends.embedded
+    try:
+        redis = depths.connect(redis_url)  # lazy: no I/O yet
+    except ValueError as exc:  # a URL redis-py or the cluster URL parser refuses
+        raise ConfigurationError(str(exc)) from exc
 
     await migrate(database_url)
     store = await Store.connect(database_url)
-    redis = depths.connect(redis_url)
     kube = kube or KubeClient.from_config(settings.kubeconfig)
     slack = make_client(token, settings.slack_api_url)
     messages = Messages(

@@ -27,13 +27,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from redis.exceptions import RedisError
 
 from bot.adapters.queues import depths
+from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.store import Store
 from bot.adapters.store.metrics import BotCounts, CountsUnavailable, bot_counts
 from bot.domain.models import ActionState, IncidentState
@@ -63,7 +63,7 @@ class BotMetrics:
         self,
         *,
         playbook: Playbook,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         store: Store,
         rules: RuleBook,
         timeout_seconds: float = READ_TIMEOUT_SECONDS,

@@ -1,10 +1,10 @@
 """Redis servers a test starts for itself, configured the way operators run them.
 
 A read-only replica, a server full to ``maxmemory``, one that wants a password, a
-Redis Cluster node: faults the shared test Redis cannot show without reconfiguring a
-server other tests use. Each is a real ``redis-server`` child process with its own
-directory, listening on a loopback port of its own, stopped (by its own pid) when
-the test ends.
+Redis Cluster node or a whole three-master Redis Cluster: what the shared test Redis
+cannot show without reconfiguring a server other tests use. Each is a real
+``redis-server`` child process with its own directory, listening on a loopback port of
+its own, stopped (by its own pid) when the test ends.
 """
 
 from __future__ import annotations
@@ -30,6 +30,15 @@ def redis_server_binary() -> str | None:
         if bundled.exists():
             return str(bundled)
     return None
+
+
+def redis_cli_binary() -> str | None:
+    """The ``redis-cli`` beside :func:`redis_server_binary` (so versions match)."""
+    server = redis_server_binary()
+    if server is None:
+        return None
+    beside = Path(server).with_name("redis-cli")
+    return str(beside) if beside.exists() else shutil.which("redis-cli")
 
 
 def free_port(*, with_bus: bool = False) -> int:
@@ -114,3 +123,80 @@ class PrivateRedis:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+class PrivateCluster:
+    """A Redis Cluster of ``masters`` primaries (no replicas), made as operators make
+    one: ``redis-server --cluster-enabled yes`` per node, then ``redis-cli --cluster
+    create … --cluster-yes``, which splits the 16384 slots evenly between them."""
+
+    def __init__(self, directory: Path, masters: int = 3) -> None:
+        self.nodes = [
+            PrivateRedis(directory / f"node-{index}", cluster=True) for index in range(masters)
+        ]
+
+    async def start(self) -> PrivateCluster:
+        cli = redis_cli_binary()
+        if cli is None:
+            raise RuntimeError("no redis-cli binary on this machine")
+        try:
+            for node in self.nodes:
+                await node.start()
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            create = await asyncio.create_subprocess_exec(
+                cli,
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            output, _ = await asyncio.wait_for(create.communicate(), 60)
+            if create.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create failed:\n{output.decode()}")
+            await self._wait_until_ok()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _wait_until_ok(self) -> None:
+        """Every node says ``cluster_state:ok`` and knows every other node."""
+        for node in self.nodes:
+            client = node.client()
+            try:
+                for _ in range(400):
+                    info = await client.execute_command("CLUSTER", "INFO")
+                    if "cluster_state:ok" in info and (
+                        f"cluster_known_nodes:{len(self.nodes)}" in info
+                    ):
+                        break
+                    await asyncio.sleep(0.05)
+                else:
+                    raise RuntimeError("the test cluster never became ready")
+            finally:
+                await client.aclose()
+
+    def url(self, *, scheme: str = "redis+cluster") -> str:
+        """``redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…`` naming every node."""
+        return f"{scheme}://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    async def node_of_slot(self, slot: int) -> PrivateRedis:
+        """The node holding ``slot``, as the cluster says (``CLUSTER SLOTS``)."""
+        client = self.nodes[0].client()
+        try:
+            ranges = await client.execute_command("CLUSTER", "SLOTS")
+        finally:
+            await client.aclose()
+        # [[first, last, [host, port, id], replicas...], ...]
+        for first, last, primary, *_ in ranges:
+            if int(first) <= slot <= int(last):
+                return next(node for node in self.nodes if node.port == int(primary[1]))
+        raise LookupError(f"no node holds slot {slot}")
+
+    async def stop(self) -> None:
+        for node in self.nodes:
+            await node.stop()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import redis.asyncio as aioredis
+from bot.adapters.queues.cluster import RedisClient
 
 
 @dataclass
@@ -62,7 +62,7 @@ class Processing:
 class SimulatedPhishNet:
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         replicas_of: Callable[[str], Awaitable[int]],
         loads: list[QueueLoad],
         *,

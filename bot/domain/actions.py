@@ -17,6 +17,7 @@ from bot.domain.errors import Refused
 from bot.domain.playbook import ActionKind, Playbook
 from bot.domain.report import format_duration
 from bot.domain.requeue import StuckScan
+from bot.domain.requeue_journal import RequeueMode, journaled_guarantee
 from bot.domain.text import code, codes
 from bot.domain.workloads import HpaStatus
 
@@ -129,6 +130,9 @@ def requeue_target(playbook: Playbook, command: commands.Requeue) -> str:
 def plan_requeue(playbook: Playbook, command: commands.Requeue, scan: StuckScan) -> ActionPlan:
     """The approval request for a requeue, carrying the dry run's findings.
 
+    When the requeue cannot be atomic (``scan.mode`` JOURNALED: a Redis Cluster with the
+    keys in different hash slots) the details say so, what may then happen to a job,
+    and the hash-tag fix (:func:`bot.domain.requeue_journal.journaled_guarantee`).
     ``summary`` and ``details`` are mrkdwn; every id and key name in them is a code span
     of its display form (``show_bytes``), so they hold no NUL (PostgreSQL takes them)
     and an id like ``<!channel>`` pings nobody.
@@ -162,6 +166,11 @@ def plan_requeue(playbook: Playbook, command: commands.Requeue, scan: StuckScan)
         details.append(
             f"{scan.malformed_count:,} ids have a heartbeat that is not a number and will be "
             f"left for a person to look at: {codes(scan.malformed)}"
+        )
+    if scan.mode is RequeueMode.JOURNALED:
+        stuck = playbook.stuck_jobs
+        details += journaled_guarantee(
+            stuck.processing_set, stuck.heartbeat_key, target, tag=playbook.namespace
         )
     return ActionPlan(
         kind=ActionKind.REQUEUE,

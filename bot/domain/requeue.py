@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.domain.requeue_journal import RecoveryOutcome, RequeueMode, format_recovery
 from bot.domain.text import code, codes, show_bytes
 
 HEARTBEAT_MAX_LENGTH = 32
@@ -99,6 +100,8 @@ class StuckScan:
     sample_ids: tuple[str, ...]
     threshold_seconds: float
     processing_set: str
+    # How the requeue would move them (journaled: keys in different cluster slots).
+    mode: RequeueMode = RequeueMode.ATOMIC
 
 
 @dataclass
@@ -108,6 +111,7 @@ class StuckTally:
     threshold_seconds: float
     processing_set: str
     sample_size: int = 5
+    mode: RequeueMode = RequeueMode.ATOMIC
     scanned: int = 0
     missing: int = 0
     stale: int = 0
@@ -144,6 +148,7 @@ class StuckTally:
             sample_ids=tuple(self.samples),
             threshold_seconds=self.threshold_seconds,
             processing_set=self.processing_set,
+            mode=self.mode,
         )
 
     def _sample(self, into: list[str], job_id: bytes | str) -> None:
@@ -160,13 +165,18 @@ class StuckTally:
 
 @dataclass(frozen=True)
 class BatchOutcome:
-    """What became of one batch: what its atomic script did, and what it was not offered."""
+    """What became of one batch: what its atomic script (or journaled steps) did, and
+    what it was not offered. ``taken_again`` and ``left_early`` are only counted by the
+    journaled steps (see :class:`bot.domain.requeue_journal.Removal`); their ids are
+    among ``moved``."""
 
     moved: int = 0
     skipped_renewed: int = 0
     skipped_gone: int = 0
     malformed: int = 0
     still_running: int = 0
+    taken_again: int = 0
+    left_early: int = 0
 
 
 @dataclass(frozen=True)
@@ -197,6 +207,11 @@ class RequeueResult:
       **not** requeued, a person should look. Left in the set, heartbeat untouched;
       ``malformed_sample`` names some of them.
     - ``still_running``: had a fresh heartbeat: a live job, never a candidate.
+
+    A journaled requeue (``mode``; keys in different Redis Cluster slots) also counts,
+    among ``moved``: ``taken_again`` (a worker heartbeated after the push: left in the
+    set too, for that worker) and ``left_early`` (had left the set before the removal:
+    may run twice); and ``recovered``, what finishing an interrupted run's batches did.
     """
 
     moved: int
@@ -208,18 +223,26 @@ class RequeueResult:
     malformed_sample: tuple[str, ...] = ()  # display forms (``show_bytes``)
     examined: int = 0
     still_running: int = 0
+    mode: RequeueMode = RequeueMode.ATOMIC
+    taken_again: int = 0
+    left_early: int = 0
+    recovered: RecoveryOutcome = field(default_factory=RecoveryOutcome)
 
 
 @dataclass
 class RequeueTally:
     target_queue: str
     sample_size: int = 5
+    mode: RequeueMode = RequeueMode.ATOMIC
     examined: int = 0
     moved: int = 0
     skipped_renewed: int = 0
     skipped_gone: int = 0
     malformed: int = 0
     still_running: int = 0
+    taken_again: int = 0
+    left_early: int = 0
+    recovered: RecoveryOutcome = field(default_factory=RecoveryOutcome)
     malformed_sample: list[str] = field(default_factory=list)
 
     def add(self, examined: int, outcome: BatchOutcome) -> None:
@@ -229,6 +252,8 @@ class RequeueTally:
         self.skipped_gone += outcome.skipped_gone
         self.malformed += outcome.malformed
         self.still_running += outcome.still_running
+        self.taken_again += outcome.taken_again
+        self.left_early += outcome.left_early
 
     def note_malformed(self, job_id: bytes | str) -> None:
         if len(self.malformed_sample) < self.sample_size:
@@ -255,6 +280,10 @@ class RequeueTally:
             malformed_sample=tuple(self.malformed_sample),
             examined=self.examined,
             still_running=self.still_running,
+            mode=self.mode,
+            taken_again=self.taken_again,
+            left_early=self.left_early,
+            recovered=self.recovered,
         )
 
 
@@ -302,5 +331,25 @@ def format_requeue_result(result: RequeueResult) -> str:
     parts.append(malformed)
     if result.skipped_gone:
         parts.append(f"{result.skipped_gone:,} already gone (finished or moved elsewhere)")
+    if result.mode is RequeueMode.JOURNALED:
+        parts += _journaled_parts(result)
     parts.append(f"in {result.elapsed_seconds:.1f}s")
     return "; ".join(parts)
+
+
+def _journaled_parts(result: RequeueResult) -> list[str]:
+    parts = ["journaled (the keys are in different Redis Cluster hash slots)"]
+    if result.taken_again:
+        parts.append(
+            f"{result.taken_again:,} of them also left in the set (a worker heartbeated "
+            "after the push: it holds them)"
+        )
+    if result.left_early:
+        parts.append(
+            f"{result.left_early:,} of them had left the set before the removal (finished "
+            "by a worker meanwhile: they may run twice)"
+        )
+    recovery = format_recovery(result.recovered)
+    if recovery:
+        parts.append(recovery)
+    return parts

@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from bot.adapters.kube import KubeClient, KubeError
+from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.queues.requeue import RedisUnavailable, scan_stuck
 from bot.adapters.store import Store
 from bot.adapters.store.leases import ActionLeases
@@ -59,7 +58,7 @@ class ActionService:
         self,
         *,
         store: Store,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         kube: KubeClient,
         messages: Messages,
         directory: Directory,
@@ -76,7 +75,12 @@ class ActionService:
         self._playbook = playbook
         self._clock = clock
         self.executors = Executors(
-            kube=kube, redis=redis, report=self._progress, playbook=playbook, clock=clock
+            kube=kube,
+            redis=redis,
+            journal=store,
+            report=self._progress,
+            playbook=playbook,
+            clock=clock,
         )
 
     # ---- requesting ------------------------------------------------------
@@ -116,12 +120,13 @@ class ActionService:
         """Dry-runs the stuck-job scan and asks for approval with what it found."""
         stuck = self._playbook.stuck_jobs
         older_than = command.older_than or stuck.stuck_after
-        requeue_target(self._playbook, command)  # a bad --queue is refused before any scan
+        target = requeue_target(self._playbook, command)  # refused before any scan
         scan = await scan_stuck(
             self._redis,
             processing_set=stuck.processing_set,
             heartbeat_key=stuck.heartbeat_key,
             older_than_seconds=older_than.total_seconds(),
+            target_queue=target,
         )
         plan = plan_requeue(self._playbook, command, scan)
         return await self.submit(user, plan, channel)

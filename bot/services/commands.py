@@ -12,9 +12,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from bot.adapters.kube import KubeClient, KubeError
+from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.queues.depths import queue_depths
 from bot.adapters.slack import incident_blocks as texts
 from bot.adapters.slack.fit import INLINE_LIMIT, shorten
@@ -71,7 +70,7 @@ class CommandRouter:
         self,
         *,
         playbook: Playbook,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         kube: KubeClient,
         incidents: IncidentService,
         actions: ActionService,

@@ -11,14 +11,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from bot.adapters.kube import KubeClient
 from bot.adapters.kube.follow import Polling
-from bot.adapters.queues.requeue import RedisUnavailable, requeue_stuck
+from bot.adapters.queues.cluster import RedisClient
+from bot.adapters.queues.requeue import RedisUnavailable, RequeueJournal, requeue_stuck
 from bot.domain.models import ActionRequest, Clock
 from bot.domain.playbook import ActionKind, Playbook
-from bot.domain.requeue import RequeueProgress, format_progress, format_requeue_result
+from bot.domain.requeue import (
+    RequeueProgress,
+    RequeueResult,
+    format_progress,
+    format_requeue_result,
+)
+from bot.domain.requeue_journal import RequeueMode
 from bot.services import remediation
 from bot.services.remediation import ActionFailed
 
@@ -38,13 +43,15 @@ class Executors:
         self,
         *,
         kube: KubeClient,
-        redis: aioredis.Redis,
+        redis: RedisClient,
+        journal: RequeueJournal,
         report: ProgressReport,
         playbook: Playbook,
         clock: Clock,
     ) -> None:
         self._kube = kube
         self._redis = redis
+        self._journal = journal
         self._report = report
         self._playbook = playbook
         self._clock = clock
@@ -106,6 +113,7 @@ class Executors:
                 older_than_seconds=float(params["older_than_seconds"]),
                 on_progress=on_progress,
                 progress_interval_seconds=self.requeue_progress_interval,
+                journal=self._journal,
             )
         except RedisUnavailable as exc:
             raise ActionFailed(str(exc)) from exc
@@ -121,6 +129,7 @@ class Executors:
             "skipped_gone": result.skipped_gone,
             "malformed": result.malformed,
             "elapsed_seconds": round(result.elapsed_seconds, 3),
+            **_journaled_counts(result),
         }
 
     @property
@@ -166,3 +175,15 @@ class Executors:
             await self._report(request, text, None)
 
         return show
+
+
+def _journaled_counts(result: RequeueResult) -> dict[str, Any]:
+    """What only a journaled requeue (Redis Cluster, keys in different slots) counts."""
+    if result.mode is not RequeueMode.JOURNALED:
+        return {}
+    return {
+        "mode": result.mode.value,
+        "taken_again": result.taken_again,
+        "left_early": result.left_early,
+        "recovered_batches": result.recovered.batches,
+    }

@@ -11,8 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import redis.asyncio as aioredis
-
+from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
 from bot.adapters.store import LeaderLock, Store
 from bot.adapters.store.outbox import incident_destination
@@ -31,7 +30,7 @@ PRUNE_EVERY = timedelta(hours=1)
 class Monitor:
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         store: Store,
         incidents: IncidentService,
         messages: Messages,

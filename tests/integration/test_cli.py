@@ -220,3 +220,18 @@ async def test_serve_without_slack_credentials_says_which(tmp_path):
     code, _, err = await _run("serve", env=_env(BACKLOG_BOT_DATA_DIR=str(tmp_path)), limit=30)
     assert code == 2
     assert "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set" in err
+
+
+async def test_serve_with_a_bad_redis_cluster_url_says_what_is_wrong(tmp_path, postgres_server_url):
+    env = _env(
+        BACKLOG_BOT_DATA_DIR=str(tmp_path),
+        SLACK_BOT_TOKEN="xoxb-cluster-test",
+        SLACK_SIGNING_SECRET="cluster-test-secret",
+        REDIS_URL="redis+cluster://bot:pw-do-not-show@10.0.0.1:7000,10.0.0.2:port",
+        # Refused before any database is touched; a database that does not exist proves it.
+        DATABASE_URL=postgres_server_url.rsplit("/", 1)[0] + "/backlog_no_such_database",
+    )
+    code, _, err = await _run("serve", env=env, limit=60)
+    assert code == 2
+    assert "backlog-bot: `REDIS_URL` lists a Redis Cluster node that is not `host:port`" in err
+    assert "pw-do-not-show" not in err

@@ -1,4 +1,5 @@
-"""Queue depths from Redis: every playbook queue in one pipelined round trip."""
+"""Queue depths from Redis: every playbook queue in one pipelined round trip (per node,
+on a Redis Cluster)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
+from bot.adapters.queues.cluster import RedisClient, connect_cluster, is_cluster_url
 from bot.adapters.queues.errors import RedisFailure, explain
 from bot.adapters.queues.raw import raise_first
 
@@ -16,7 +18,12 @@ from bot.adapters.queues.raw import raise_first
 QueuesUnavailable = RedisFailure
 
 
-def connect(url: str, *, timeout_seconds: float = 5.0) -> aioredis.Redis:
+def connect(url: str, *, timeout_seconds: float = 5.0) -> RedisClient:
+    """The bot's Redis client for ``REDIS_URL``: a Redis Cluster client for
+    ``redis+cluster://`` / ``rediss+cluster://`` (:mod:`bot.adapters.queues.cluster`),
+    else a single-server client."""
+    if is_cluster_url(url):
+        return connect_cluster(url, timeout_seconds=timeout_seconds)
     client: aioredis.Redis = aioredis.from_url(
         url,
         decode_responses=True,
@@ -27,8 +34,11 @@ def connect(url: str, *, timeout_seconds: float = 5.0) -> aioredis.Redis:
     return client
 
 
-async def queue_depths(client: aioredis.Redis, queues: Sequence[str]) -> dict[str, int]:
+async def queue_depths(client: RedisClient, queues: Sequence[str]) -> dict[str, int]:
     """``LLEN`` of each queue, pipelined (no MULTI: a read needs no transaction).
+
+    On a Redis Cluster the pipeline sends each node the ``LLEN``s of the queues it holds,
+    in one write, to all nodes at once: one round trip per node.
 
     Raises :class:`QueuesUnavailable` for any failure at all, so the monitor always
     knows sampling stopped and why; a queue key that is not a list is named, with what
@@ -44,9 +54,9 @@ async def queue_depths(client: aioredis.Redis, queues: Sequence[str]) -> dict[st
         raise await explain(client, exc, expected=dict.fromkeys(queues, "list")) from exc
 
 
-async def ping(client: aioredis.Redis) -> bool:
+async def ping(client: RedisClient) -> bool:
     try:
         pong: Any = client.ping()
         return bool(await pong)
-    except (RedisError, OSError):
+    except (RedisError, RedisClusterException, OSError):
         return False

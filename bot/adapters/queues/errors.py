@@ -22,15 +22,14 @@ import socket
 import ssl
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
-from typing import Any
 
-import redis.asyncio as aioredis
 from redis import exceptions as rx
-from redis.client import NEVER_DECODE
 from redis.sentinel import MasterNotFoundError, SlaveNotFoundError
 
+from bot.adapters.queues.cluster import RedisClient
+from bot.adapters.queues.key_types import KeyKind, wrong_types
 from bot.domain.errors import DependencyError
-from bot.domain.text import code, mrkdwn_escape, show_bytes
+from bot.domain.text import mrkdwn_escape, show_bytes
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +61,9 @@ class RedisFault(StrEnum):
     PROTOCOL = "protocol"
     REFUSED_COMMAND = "refused-command"
     UNEXPECTED = "unexpected"
+    # A journaled requeue (bot/adapters/queues/journaled.py) stopped on its own account.
+    JOURNAL = "journal"
+    REQUEUE_RUNNING = "requeue-running"
 
     @property
     def unreachable(self) -> bool:
@@ -97,12 +99,8 @@ class RedisFailure(DependencyError, RuntimeError):
         return str(self).removesuffix(".")
 
 
-#: What a playbook key must hold, as Redis's ``TYPE`` names it.
-KeyKind = str  # "list" | "set" | "string"
-
-
 async def explain(
-    client: aioredis.Redis, exc: BaseException, *, expected: Mapping[str, KeyKind] | None = None
+    client: RedisClient, exc: BaseException, *, expected: Mapping[str, KeyKind] | None = None
 ) -> RedisFailure:
     """The :class:`RedisFailure` for ``exc``, whatever it is.
 
@@ -117,7 +115,7 @@ async def explain(
         return exc
     failure = describe(exc)
     if failure.fault is RedisFault.WRONGTYPE and expected:
-        named = await _wrong_types(client, expected)
+        named = await wrong_types(client, expected)
         if named:
             return RedisFailure(f"Redis refused the command: {named}.", fault=failure.fault)
     return failure
@@ -131,6 +129,8 @@ def describe(exc: BaseException) -> RedisFailure:
         return _response_error(exc)
     if isinstance(exc, rx.ConnectionError | rx.TimeoutError | OSError | TimeoutError):
         return _connection_error(exc)
+    if isinstance(exc, rx.RedisClusterException):
+        return _cluster_client_error(exc)
     if isinstance(exc, rx.InvalidResponse):
         return RedisFailure(
             "Redis answered with something that is not the Redis protocol: does `REDIS_URL` "
@@ -219,21 +219,22 @@ _RESPONSES: dict[str, tuple[RedisFault, str]] = {
     "CROSSSLOT": (
         RedisFault.CROSSSLOT,
         "Redis Cluster refused the command: its keys are in different hash slots "
-        "(CROSSSLOT). Give the keys used together one hash tag (the same `{{…}}` part in "
-        "their names, e.g. `{{phishnet}}:processing_jobs` and "
-        "`{{phishnet}}:heartbeat:{{job_id}}`) so they share a slot.",
+        "(CROSSSLOT). Write `REDIS_URL` as `redis+cluster://host:port` so the bot sends "
+        "each key to its own node, and give the keys used together one hash tag (the same "
+        "`{{…}}` part in their names, e.g. `{{phishnet}}:processing_jobs` and "
+        "`{{phishnet}}:heartbeat:{{job_id}}`) so they share a slot and a requeue stays atomic.",
     ),
     "MOVED": (
         RedisFault.REDIRECTED,
         "Redis answered with a cluster redirection (MOVED {text}): `REDIS_URL` points at "
-        "one node of a Redis Cluster, and the bot talks to a single Redis server. Point it "
-        "at a standalone Redis or at a primary managed by Sentinel.",
+        "one node of a Redis Cluster as if it were a single server. Write it as "
+        "`redis+cluster://host:port[,host:port…]` so the bot talks to the whole cluster.",
     ),
     "ASK": (
         RedisFault.REDIRECTED,
         "Redis answered with a cluster redirection (ASK {text}): `REDIS_URL` points at "
-        "one node of a Redis Cluster, and the bot talks to a single Redis server. Point it "
-        "at a standalone Redis or at a primary managed by Sentinel.",
+        "one node of a Redis Cluster as if it were a single server. Write it as "
+        "`redis+cluster://host:port[,host:port…]` so the bot talks to the whole cluster.",
     ),
     "TRYAGAIN": (
         RedisFault.CLUSTER_DOWN,
@@ -270,6 +271,33 @@ _RESPONSES: dict[str, tuple[RedisFault, str]] = {
         "(LOADING); try again in a moment.",
     ),
 }
+
+
+def _cluster_client_error(exc: rx.RedisClusterException) -> RedisFailure:
+    """redis-py's own Redis Cluster errors (raised by the client, not replies): no node
+    reachable, slots not covered, one command's keys in several slots."""
+    causes = list(_chain(exc))[1:]
+    if "cannot be connected" in str(exc) or any(
+        isinstance(cause, rx.ConnectionError | rx.TimeoutError | OSError) for cause in causes
+    ):
+        fault, detail = _network_fault(exc)
+        return RedisFailure(
+            f"Redis Cluster did not answer: {detail}, at every node `REDIS_URL` names.",
+            fault=fault,
+        )
+    if isinstance(exc, rx.SlotNotCoveredError):
+        return RedisFailure(
+            "Redis Cluster does not serve every hash slot: a node is down or slots are being "
+            "moved; try again in a moment.",
+            fault=RedisFault.CLUSTER_DOWN,
+        )
+    if "same key slot" in str(exc):
+        fault, sentence = _RESPONSES["CROSSSLOT"]
+        return RedisFailure(sentence, fault=fault)
+    return RedisFailure(
+        f"The Redis Cluster client refused the command: {_words(str(exc))}.",
+        fault=RedisFault.REFUSED_COMMAND,
+    )
 
 
 # --- no reply ------------------------------------------------------------------------------------
@@ -355,44 +383,6 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
-
-
-# --- WRONGTYPE: which key, holding what ----------------------------------------------------------
-
-_RAW: dict[str, Any] = {NEVER_DECODE: True}
-_KINDS = {
-    "string": "a string",
-    "list": "a list",
-    "set": "a set",
-    "zset": "a sorted set",
-    "hash": "a hash",
-    "stream": "a stream",
-}
-
-
-async def _wrong_types(client: aioredis.Redis, expected: Mapping[str, KeyKind]) -> str:
-    """``"`k` holds a string, not a list"`` for each key whose type is wrong; "" if none
-    is (or the types cannot be read)."""
-    keys = list(expected)
-    try:
-        pipe: Any = client.pipeline(transaction=False)
-        for key in keys:
-            pipe.execute_command("TYPE", key, **_RAW)
-        types = await pipe.execute()
-    except Exception:  # the original error is reported, just without the key's name
-        log.warning("could not read key types after WRONGTYPE", exc_info=True)
-        return ""
-    wrong = []
-    for key, raw in zip(keys, types, strict=True):
-        held = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        want = expected[key]
-        if held not in (want, "none"):
-            wrong.append(f"{code(show_bytes(key))} holds {_kind(held)}, not {_kind(want)}")
-    return "; ".join(wrong)
-
-
-def _kind(type_name: str) -> str:
-    return _KINDS.get(type_name) or f"a value of type {code(show_bytes(type_name))}"
 
 
 def _words(text: str) -> str:

@@ -22,6 +22,7 @@ from bot.adapters.store.incidents import IncidentQueries
 from bot.adapters.store.measures import MeasureQueries
 from bot.adapters.store.outbox import OutboxMessage, OutboxQueries
 from bot.adapters.store.paging import PagingQueries
+from bot.adapters.store.requeue_journal import RequeueJournalQueries
 from bot.adapters.store.samples import PageQueries, SampleQueries
 
 __all__ = ["Judge", "OutboxMessage", "Store"]
@@ -37,6 +38,7 @@ class Store(
     AlertQueries,
     PagingQueries,
     MeasureQueries,
+    RequeueJournalQueries,
 ):
     """Typed queries over an asyncpg pool (or, inside :meth:`transaction`, one connection)."""
 
