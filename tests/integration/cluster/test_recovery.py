@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -238,6 +239,7 @@ async def killed_mid_requeue(
     return worker.returncode
 
 
+@pytest.mark.timeout(300)  # a subprocess start is slow on a busy machine
 async def test_sigkill_half_way_then_recovery_loses_and_doubles_nothing(
     redis_cluster: PrivateCluster, cluster_client: RedisClient, store: Store, migrated_database: str
 ) -> None:
@@ -271,6 +273,7 @@ async def test_sigkill_half_way_then_recovery_loses_and_doubles_nothing(
     assert set(queue) == jobs.stuck and set(members) == set(jobs.fresh)
 
 
+@pytest.mark.timeout(600)  # twelve subprocesses, each started and killed
 @settings(
     max_examples=12,
     deadline=None,
