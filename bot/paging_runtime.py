@@ -8,9 +8,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from bot.adapters.kube import KubeClient
+from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.store.listen import Listener
 from bot.services.escalation import EscalationService
 from bot.services.escalation_timer import EscalationTimer
@@ -47,7 +46,7 @@ def build_paging(
     settings: Settings,
     escalation: EscalationService,
     pagers: PagingService,
-    redis: aioredis.Redis,
+    redis: RedisClient,
     kube: KubeClient,
     database_url: str,
     environ: Mapping[str, str] | None,

@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-import redis.asyncio as aioredis
-
+from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.queues.job_age import read_job_ages
 from bot.adapters.queues.prometheus import PrometheusAges
 from bot.adapters.store import Store
@@ -33,7 +32,7 @@ PRUNE_EVERY = timedelta(hours=1)
 class JobAgeMonitor:
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         store: Store,
         messages: Messages,
         playbook: Playbook,

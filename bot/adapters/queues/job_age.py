@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import redis.asyncio as aioredis
-
+from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.queues.errors import explain
 from bot.domain.measures import JobAgeReading, ListHeadAge, SortedSetAge, enqueue_time, job_field
 from bot.domain.playbook import Queue
@@ -28,7 +27,7 @@ def redis_sources(queues: Sequence[Queue]) -> list[Queue]:
 
 
 async def read_job_ages(
-    client: aioredis.Redis, queues: Sequence[Queue], now: datetime
+    client: RedisClient, queues: Sequence[Queue], now: datetime
 ) -> list[JobAgeReading]:
     """One reading per queue with a Redis ``job_age``, at ``now`` (the bot's clock).
 
@@ -55,9 +54,7 @@ async def read_job_ages(
     ]
 
 
-async def _reading(
-    client: aioredis.Redis, queue: Queue, reply: Any, now: datetime
-) -> JobAgeReading:
+async def _reading(client: RedisClient, queue: Queue, reply: Any, now: datetime) -> JobAgeReading:
     source = queue.job_age
     if isinstance(source, ListHeadAge):
         key, kind, command = queue.name, "list", f"LINDEX {queue.name} {source.oldest_end.lindex}"
