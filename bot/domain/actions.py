@@ -181,6 +181,7 @@ def plan_requeue(playbook: Playbook, command: commands.Requeue, scan: StuckScan)
             "older_than_seconds": scan.threshold_seconds,
             "dry_run_stuck": scan.stuck,
             "dry_run_scanned": scan.scanned,
+            "mode": scan.mode.value,
         },
         summary=f"Requeue {scan.stuck:,} stuck jobs from {processing_set} onto {code(target)}",
         details=tuple(details),

@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.cluster import RedisClient
+from bot.adapters.queues.journaled import recover_requeue
 from bot.adapters.queues.requeue import RedisUnavailable, scan_stuck
 from bot.adapters.store import Store
 from bot.adapters.store.leases import ActionLeases
@@ -36,7 +37,7 @@ from bot.domain.actions import (
 from bot.domain.approvals import Verdict, judge_approval, may_deny
 from bot.domain.errors import BotError
 from bot.domain.models import ActionRequest, ActionState, Clock, EventKind
-from bot.domain.playbook import Playbook
+from bot.domain.playbook import ActionKind, Playbook
 from bot.services import remediation
 from bot.services.executors import ActionFailed, Executors
 from bot.services.messages import Messages, request_key
@@ -292,12 +293,13 @@ class ActionService:
         for request in await self._store.executing_actions():
             if await self._leases.is_running(request.id):
                 continue
+            finished = await self._finish_journaled_batches(request)
             now = self._clock()
             async with self._store.transaction() as tx:
                 interrupted = await tx.mark_interrupted(request.id, now)
                 if interrupted is None:
                     continue
-                known = _what_is_known(interrupted)
+                known = _what_is_known(interrupted) + finished
                 await self._record(
                     tx, interrupted, EventKind.ACTION_FAILED, None, f"Interrupted: {known}"
                 )
@@ -310,6 +312,27 @@ class ActionService:
                 await self._messages.outcome(tx, interrupted, f":warning: {known}")
             count += 1
         return count
+
+    async def _finish_journaled_batches(self, request: ActionRequest) -> str:
+        """A journaled requeue (Redis Cluster, keys in different slots) cut off mid-batch
+        leaves journal rows: finish or abandon them now rather than at the next requeue,
+        and say what that did."""
+        if request.kind is not ActionKind.REQUEUE or request.params.get("mode") != "journaled":
+            return ""
+        try:
+            outcome = await recover_requeue(
+                self._redis, self._store, str(request.params["processing_set"])
+            )
+        except BotError as exc:
+            return (
+                f" Its unfinished batches could not be settled now ({exc}); the next "
+                "requeue settles them first."
+            )
+        return (
+            f" Of its unfinished batches, {outcome.finished} were completed and "
+            f"{outcome.abandoned} abandoned ({outcome.abandoned_ids:,} ids left in the set, "
+            "to be moved by the next requeue)."
+        )
 
     async def expire_pending(self) -> int:
         """Requests nobody approved in time lose their buttons and say so."""
