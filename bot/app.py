@@ -32,10 +32,11 @@ from bot.adapters.kube import KubeClient
 from bot.adapters.pagerduty import pagerduty_webhook_handler
 from bot.adapters.queues import depths
 from bot.adapters.queues.cluster import RedisClient
-from bot.adapters.slack.app import CommandCall, Handlers, build_slack_app
+from bot.adapters.slack.app import ChannelHandlers, CommandCall, Handlers, build_slack_app
 from bot.adapters.slack.boundary import Answer
 from bot.adapters.slack.client import make_client
 from bot.adapters.slack.directory import SlackDirectory
+from bot.adapters.slack.history import ChannelHistory
 from bot.adapters.slack.transport import SlackTransport, make_sender_client
 from bot.adapters.store import LeaderLock, Store, migrate
 from bot.adapters.store.leases import ActionLeases
@@ -50,6 +51,7 @@ from bot.metrics import BotMetrics
 from bot.paging_runtime import Paging, build_paging
 from bot.services.actions import ActionService
 from bot.services.buttons import IncidentButtons
+from bot.services.channel_events import ChannelEvents
 from bot.services.commands import CommandRouter, Invocation
 from bot.services.delivery import SlackSender
 from bot.services.diagnosis import DiagnosisService
@@ -58,6 +60,7 @@ from bot.services.incidents import IncidentService
 from bot.services.messages import Messages, alert_key
 from bot.services.monitor import Monitor
 from bot.services.paging import PagingService
+from bot.services.report import ReportService
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,13 +90,17 @@ class Runtime:
     sender: SlackSender
     leases: ActionLeases
     paging: Paging
+    reports: ReportService
+    channel_events: ChannelEvents
     embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
 
     async def start_background(self) -> None:
-        """Starts delivering the outbox, and reports actions a dead process left running."""
+        """Starts delivering the outbox, reports actions a dead process left running,
+        and processes channel events a dead process stored but never processed."""
         await self.sender.start()
         await self.paging.sender.start()
         await self.actions.recover_interrupted()
+        await self.channel_events.sweep()
 
     async def close(self) -> None:
         await self.sender.stop()
@@ -150,8 +157,18 @@ async def build_runtime(
         clock, render_chart=render_depth_chart, alert_refresh=playbook.slack.alert_refresh
     )
     directory = SlackDirectory(slack, playbook)
+    history = ChannelHistory(slack)
+    reports = ReportService(
+        store, messages, playbook, clock, history=history, render_chart=render_depth_chart
+    )
+    channel_events = ChannelEvents(store, clock, history.bot_ids)
     incidents = IncidentService(
-        store, messages, playbook, clock, ready_workers=ready_workers(kube, playbook.namespace)
+        store,
+        messages,
+        playbook,
+        clock,
+        ready_workers=ready_workers(kube, playbook.namespace),
+        reports=reports,
     )
     await incidents.restore()
     leader = LeaderLock(database_url)
@@ -210,7 +227,10 @@ async def build_runtime(
     )
     buttons = ButtonHandlers(IncidentButtons(store, router, incidents.channels), actions)
     slack_app = build_slack_app(
-        client=slack, signing_secret=signing_secret, handlers=_handlers(router, buttons)
+        client=slack,
+        signing_secret=signing_secret,
+        handlers=_handlers(router, buttons),
+        channel=_channel_handlers(channel_events, reports),
     )
     return Runtime(
         settings=settings,
@@ -229,6 +249,8 @@ async def build_runtime(
         sender=sender,
         leases=leases,
         paging=paging,
+        reports=reports,
+        channel_events=channel_events,
         embedded=embedded,
     )
 
@@ -306,6 +328,19 @@ def _handlers(router: CommandRouter, buttons: ButtonHandlers) -> Handlers:
         deny=buttons.deny,
         incident_button=buttons.incident_button,
     )
+
+
+def _channel_handlers(events: ChannelEvents, reports: ReportService) -> ChannelHandlers:
+    async def receive(body: Mapping[str, Any]) -> bool:
+        return not (await events.receive(body)).processed
+
+    async def process(event_id: str) -> None:
+        await events.process(event_id, received=True)
+
+    async def finalise(incident_id: int, user: str) -> Answer:
+        return Answer(await reports.finalise(incident_id, user))
+
+    return ChannelHandlers(receive=receive, process=process, finalise=finalise)
 
 
 def web_application(runtime: Runtime) -> web.Application:
@@ -457,6 +492,15 @@ async def serve(settings: Settings) -> None:
         max_instances=1,
         coalesce=True,
         id="interrupted",
+    )
+    # Channel events stored but left unprocessed (a retry never came), forgotten after a day.
+    scheduler.add_job(
+        runtime.channel_events.sweep,
+        "interval",
+        seconds=30,
+        max_instances=1,
+        coalesce=True,
+        id="channel-events",
     )
     scheduler.add_job(
         runtime.actions.expire_pending,

@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply the database schema (idempotent)")
     report = sub.add_parser("report", help="print an incident's report (Markdown)")
     report.add_argument("incident_id", type=int)
+    report.add_argument("--format", choices=("markdown", "json"), default="markdown")
     cli_backtest.add_parser(sub)
     return parser
 
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "report":
-        return asyncio.run(_report(settings, args.incident_id))
+        return asyncio.run(_report(settings, args.incident_id, args.format))
     if args.command == "backtest":
         return asyncio.run(cli_backtest.run(settings, args))
     raise AssertionError(args.command)
@@ -103,11 +104,13 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
-async def _report(settings: Settings, incident_id: int) -> int:
+async def _report(settings: Settings, incident_id: int, fmt: str = "markdown") -> int:
+    import json
+
     from bot.adapters.store import Store, migrate
     from bot.app import playbook_file, start_backends
     from bot.domain.models import system_clock
-    from bot.domain.report import build_report
+    from bot.services.report import printed_report
 
     playbook = load_playbook(playbook_file(settings.playbook))
     backends = await start_backends(settings, redis=False)
@@ -115,17 +118,16 @@ async def _report(settings: Settings, incident_id: int) -> int:
         await migrate(backends.database_url)
         store = await Store.connect(backends.database_url)
         try:
-            incident = await store.get_incident(incident_id)
-            if incident is None:
+            report = await printed_report(store, playbook, incident_id, system_clock())
+            if report is None:
                 print(f"backlog-bot: no incident #{incident_id}", file=sys.stderr)
                 return 1
-            timeline = await store.timeline(incident_id)
-            actions = await store.actions_for_incident(incident_id)
         finally:
             await store.close()
     finally:
         backends.stop()
-    print(build_report(incident, timeline, actions, playbook.report, now=system_clock()), end="")
+    markdown, data = report
+    print(markdown if fmt == "markdown" else json.dumps(data, indent=2) + "\n", end="")
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from bot.adapters.slack.channel_events import SUBSCRIBED_EVENTS
 from bot.app import Runtime, build_runtime, web_application
 from bot.domain.models import Clock
 from bot.domain.playbook import Playbook
@@ -88,17 +89,23 @@ class Sandbox:
         pagerduty_webhook_secret: str | None = None,
         scopes: Iterable[str] | None = None,
         usergroups: Mapping[str, list[str]] | None = None,
+        events: bool = False,
+        event_retry_delays: Sequence[float] = (0.0, 60.0, 300.0),
     ) -> None:
         """``replica_of``: run a second bot process against the same Slack workspace,
         Kubernetes cluster, PagerDuty, Redis and database as that sandbox (two replicas).
         ``environ``: the variables the playbook's pagers name (routing keys, hook URLs),
         instead of the process's environment. ``scopes``: the bot token's scopes
         (default: the manifest's); ``usergroups``: Slack user groups of the workspace
-        (id -> member ids)."""
+        (id -> member ids). ``events``: the Slack emulator delivers the Events API to
+        this bot (the manifest's subscriptions; Slack's retries after
+        ``event_retry_delays``)."""
         self._environ = dict(environ or {})
         self._pagerduty_secret = pagerduty_webhook_secret
         self._scopes = tuple(scopes) if scopes is not None else manifest_scopes()
         self._usergroups = dict(usergroups or {})
+        self._events = events
+        self._event_retry_delays = tuple(event_retry_delays)
         self._replica_of = replica_of
         self._slack_timeout = slack_timeout_seconds
         self.app_token = app_token
@@ -166,6 +173,13 @@ class Sandbox:
         port = self._runner.addresses[0][1]
         self.endpoint = f"http://127.0.0.1:{port}/slack/events"
         self._people = SlackClientSimulator(self.endpoint, self.signing_secret)
+        if self._events:
+            await self.slack.events.configure(
+                self.endpoint,
+                self.signing_secret,
+                bot_events=SUBSCRIBED_EVENTS,
+                retry_delays=self._event_retry_delays,
+            )
 
     async def _start_emulators(self) -> None:
         channel_name = self.playbook.slack.incident_channel.lstrip("#")
@@ -180,6 +194,9 @@ class Sandbox:
             app_token=self.app_token,
             scopes=self._scopes,
             usergroups=self._usergroups,
+            # Slack's timestamps on the bot's clock, so messages and the bot's own
+            # records (the report's timeline) tell one story.
+            clock=lambda: self._clock().timestamp(),
         )
         await self.slack.start()
         self.kube = KubeEmulator()
@@ -226,6 +243,12 @@ class Sandbox:
     def pagerduty_url(self) -> str:
         """Where PagerDuty's v3 webhooks reach this bot (with a webhook secret set)."""
         return self.base_url + "/pagerduty"
+
+    async def events_settled(self) -> None:
+        """Waits until the Events API has delivered what happened (retries due now
+        included) and the bot has processed it."""
+        await self.slack.events.settle()
+        await self.runtime.channel_events.idle()
 
     # ---- people in the channel -----------------------------------------
 

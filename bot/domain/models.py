@@ -39,6 +39,8 @@ class EventKind(StrEnum):
     PREVENTION = "prevention"
     ESCALATED = "escalated"
     RESOLVED = "resolved"
+    DIAGNOSED = "diagnosed"  # data: {"top": the top finding's title, or None}
+    REPORT_FINALISED = "report_finalised"
 
 
 @dataclass(frozen=True)

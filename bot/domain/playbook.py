@@ -12,6 +12,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -297,13 +298,51 @@ class Diagnostics(_Model):
 
 
 ReportSection = Literal[
-    "summary", "timeline", "actions", "root_cause", "lessons_learned", "prevention"
+    "summary",
+    "timeline",
+    "actions",
+    "escalations",
+    "root_cause",
+    "lessons_learned",
+    "prevention",
+    "chart",
 ]
 
 
+def _reaction_name(value: str) -> str:
+    name = value.strip().strip(":")
+    if not re.fullmatch(r"[a-z0-9_+\-']+(::skin-tone-[2-6])?", name):
+        raise ValueError(
+            f"{value!r} is not a Slack reaction name (like pushpin or white_check_mark)"
+        )
+    return name
+
+
+ReactionName = Annotated[str, AfterValidator(_reaction_name)]
+
+
 class Report(_Model):
+    """The incident report (the runbook's "Post-Resolution" template). ``sections`` in
+    the order written; ``mark_reactions`` are the reactions that put a person's
+    message in the report's timeline (as pinning does), by Slack name without colons
+    (📌 is ``pushpin``)."""
+
     title: str = "Queue Backlog Incident Report"
     sections: tuple[ReportSection, ...] = Field(min_length=1)
+    mark_reactions: tuple[ReactionName, ...] = ("pushpin",)
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not an IANA time zone (like UTC, Europe/Berlin or America/New_York)"
+        ) from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 
 class Playbook(_Model):
@@ -329,6 +368,12 @@ class Playbook(_Model):
     capacity: Capacity = Capacity()
     # Who may run each /backlog sub-command (bot/domain/permissions.py has the defaults).
     permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    time_zone: TimeZoneName = "UTC"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The playbook's time zone (reports show times in it, with UTC alongside)."""
+        return ZoneInfo(self.time_zone)
 
     def queue(self, name: str) -> Queue | None:
         return next((q for q in self.queues if q.name == name), None)

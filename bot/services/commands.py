@@ -16,6 +16,7 @@ from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.queues.depths import queue_depths
 from bot.adapters.slack import incident_blocks as texts
+from bot.adapters.slack.blocks import markdown_to_mrkdwn
 from bot.adapters.slack.fit import INLINE_LIMIT, shorten
 from bot.adapters.store import Store
 from bot.adapters.store.history import hourly_depths
@@ -213,7 +214,8 @@ class CommandRouter:
             case cmd.Escalate(tier=tier):
                 return Reply(await self._escalation.escalate(call.user, tier))
             case cmd.ShowReport():
-                return Reply(await self._incidents.report())
+                report = await self._incidents.report(user=call.user)
+                return Reply(markdown_to_mrkdwn(report))
         raise AssertionError(f"unhandled command {command!r}")  # every Command is matched above
 
     async def _answer(
@@ -249,10 +251,10 @@ class CommandRouter:
     async def _diagnose(self, user: str) -> str:
         diagnosis = await self._diagnosis.run()
         text = format_diagnosis(diagnosis)
-        top = diagnosis.causes[0].title if diagnosis.causes else "no likely cause found"
+        top = diagnosis.causes[0].title if diagnosis.causes else None
         # Diagnosing without an incident is fine; there is just no timeline to add to.
         with contextlib.suppress(NoOpenIncident):
-            await self._incidents.add_note(user, f"Diagnosis: {top}", EventKind.NOTE)
+            await self._incidents.record_diagnosis(user, top)
         return text
 
     async def _forecast(self) -> str:

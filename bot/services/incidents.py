@@ -15,18 +15,18 @@ from datetime import timedelta
 
 from bot.adapters.slack import incident_blocks as texts
 from bot.adapters.store import Store
-from bot.adapters.store.outbox import incident_destination
 from bot.domain.alert_state import AlertPhase
 from bot.domain.errors import Refused
 from bot.domain.living_alert import build_alert_view
 from bot.domain.models import Clock, EventKind, Incident, QueueSample
 from bot.domain.playbook import Playbook, RuleKind
-from bot.domain.report import build_report, format_duration
+from bot.domain.report import format_duration
 from bot.domain.rules import RuleBook, RuleState, Transition
 from bot.services.channels import BOT, IncidentChannels, pointer_key
 from bot.services.external_alerts import AlertOutcome, ExternalAlerts
 from bot.services.living_alert import LivingAlert, ReadyWorkers
 from bot.services.messages import Messages, recovery_key
+from bot.services.report import ReportService
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,10 @@ class IncidentService(ExternalAlerts):
         clock: Clock,
         *,
         ready_workers: ReadyWorkers | None = None,
+        reports: ReportService | None = None,
     ) -> None:
         self._store = store
+        self._reports = reports or ReportService(store, messages, playbook, clock)
         self._messages = messages
         self._playbook = playbook
         self._clock = clock
@@ -243,7 +245,10 @@ class IncidentService(ExternalAlerts):
         return paged
 
     async def add_note(self, user: str, text: str, kind: EventKind = EventKind.NOTE) -> Incident:
-        incident = await self.current()
+        """A note, root cause, lesson or prevention measure on the open incident; once
+        it is resolved, on it still until its report is finalised (the report asks for
+        lessons when the incident resolves)."""
+        incident = await self._note_target()
         now = self._clock()
         async with self._store.transaction() as tx:
             if kind is EventKind.ROOT_CAUSE:
@@ -251,13 +256,39 @@ class IncidentService(ExternalAlerts):
             await tx.add_event(incident.id, at=now, kind=kind, actor=user, text=text)
         return incident
 
+    async def _note_target(self) -> Incident:
+        try:
+            return await self.current()
+        except NoOpenIncident:
+            resolved = await self._reports.open_for_notes()
+            if resolved is None:
+                raise
+            return resolved
+
+    async def record_diagnosis(self, user: str, top: str | None) -> None:
+        """A diagnosis on the open incident's timeline: its top finding (None: none
+        found) is the report's root cause until someone records one."""
+        incident = await self.current()
+        async with self._store.transaction() as tx:
+            await tx.add_event(
+                incident.id,
+                at=self._clock(),
+                kind=EventKind.DIAGNOSED,
+                actor=user,
+                text=f"Diagnosis: {top or 'no likely cause found'}",
+                data={"top": top},
+            )
+
     async def resolve(self, user: str, *, auto: bool = False) -> Resolution:
-        """Resolves the open incident: its pending requests expire, the report goes to
-        its channel, the alert's buttons give way to the outcome, the channel's topic
-        says resolved and the channel stays open with an Archive button. ``auto``: the
+        """Resolves the open incident: its pending requests expire, the report's first
+        draft is stored and goes to its channel (with the prompt for lessons and the
+        Finalise button), the alert's buttons give way to the outcome, the channel's
+        topic says resolved and the channel stays open with an Archive button. The
+        channel is read back from Slack first, outside the transaction. ``auto``: the
         bot resolves it after the playbook's ``recovery.auto_resolve_after``."""
         incident = await self.current()
         now = self._clock()
+        channel = await self._reports.read_channel(incident, now)
         async with self._store.transaction() as tx:
             if not await tx.resolve_incident(incident.id, user, now):
                 raise NoOpenIncident()
@@ -284,12 +315,11 @@ class IncidentService(ExternalAlerts):
                 outcome="resolved",
             )
             await self._expire_requests(tx, incident.id)
-            report = await self._report(tx, incident.id)
             resolved = await tx.get_incident(incident.id)
             assert resolved is not None
-            await self._messages.report(tx, resolved, report, incident_destination(incident.id))
+            stored = await self._reports.on_resolved(tx, resolved, user, channel, now)
             await self._after_resolve(tx, resolved, user)
-        return Resolution(incident=resolved, report=report)
+        return Resolution(incident=resolved, report=stored.markdown)
 
     async def _expire_requests(self, tx: Store, incident_id: int) -> None:
         for request in await tx.expire_pending_for_incident(incident_id, self._clock()):
@@ -325,18 +355,6 @@ class IncidentService(ExternalAlerts):
             if incident is not None:
                 await self._refresh_in(tx, incident, urgent=True)
 
-    async def report(self, incident_id: int | None = None) -> str:
-        return await self._report(self._store, incident_id)
-
-    async def _report(self, store: Store, incident_id: int | None) -> str:
-        if incident_id is None:
-            latest = await store.latest_incident(self._playbook.name)
-            if latest is None:
-                raise NoOpenIncident()
-            incident_id = latest.id
-        incident = await store.get_incident(incident_id)
-        if incident is None:
-            raise Refused(f"There is no incident #{incident_id}.")
-        timeline = await store.timeline(incident_id)
-        actions = await store.actions_for_incident(incident_id)
-        return build_report(incident, timeline, actions, self._playbook.report, now=self._clock())
+    async def report(self, incident_id: int | None = None, user: str | None = None) -> str:
+        """The report as Markdown: the final one, else a draft built now."""
+        return (await self._reports.current(incident_id, user)).markdown

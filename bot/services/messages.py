@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from bot.adapters.slack import blocks
+from bot.adapters.slack import blocks, report_blocks
 from bot.adapters.slack import incident_blocks as texts
 from bot.adapters.slack.fit import INLINE_LIMIT, shorten, split_sections
 from bot.adapters.store import Store
@@ -21,6 +21,7 @@ from bot.adapters.store.outbox import incident_destination
 from bot.domain.chart import ChartData, alert_chart
 from bot.domain.models import ActionRequest, Clock, Incident
 from bot.domain.playbook import ActionPolicy, EscalationTier
+from bot.domain.report import ReportDocument, ReportState, StoredReport
 from bot.domain.views import AlertView
 
 
@@ -42,6 +43,17 @@ def page_dm_key(incident_id: int, level: int, user: str) -> str:
 
 def recovery_key(incident_id: int, announced_at: datetime) -> str:
     return f"incident/{incident_id}/recovered/{announced_at:%Y%m%d%H%M%S}"
+
+
+def report_prompt_key(incident_id: int) -> str:
+    """The report draft's summary message (the prompt for lessons, with the Finalise
+    button); under ``incident/{id}/report/`` like every report message (the delivery
+    hook that links the alert to the report looks there)."""
+    return f"incident/{incident_id}/report/draft"
+
+
+def final_report_key(incident_id: int) -> str:
+    return f"incident/{incident_id}/report/final"
 
 
 ChartRenderer = Callable[[ChartData], bytes]
@@ -278,31 +290,72 @@ class Messages:
             content=(file_text or long.whole or text).encode("utf-8"),
         )
 
-    async def report(self, tx: Store, incident: Incident, markdown: str, channel: str) -> None:
-        """The report: as sections when it fits one message, else as a Markdown file
-        with its start as the comment (saying where the whole is)."""
-        key = f"incident/{incident.id}/report/{self._clock():%Y%m%d%H%M%S%f}"
-        title = f"Report for incident #{incident.id}"
-        if len(blocks.markdown_to_mrkdwn(markdown)) <= INLINE_LIMIT:
-            await tx.enqueue_message(
+    async def report(
+        self,
+        tx: Store,
+        incident: Incident,
+        report: StoredReport,
+        document: ReportDocument,
+        channel: str,
+        *,
+        chart: bytes | None,
+    ) -> None:
+        """A report version in the channel: a short summary message whose thread holds
+        the whole report as a Markdown file (never cut) and the chart as a PNG.
+
+        A draft's summary is the prompt for lessons with the *Finalise report* button
+        (:func:`report_prompt_key`); the final version gets a message of its own
+        (:func:`final_report_key`), and the prompt loses its button. Both summaries
+        are posted with ``permalink``, so the resolved alert links to the report (the
+        delivery hooks).
+        """
+        final = report.state is ReportState.FINAL
+        key = report_prompt_key(incident.id)
+        if final:
+            await tx.update_message(
                 key,
-                channel,
-                # permalink: the resolved alert links to it (see the delivery hooks).
-                {
-                    **blocks.payload(title, blocks.report_blocks(incident, markdown)),
-                    "permalink": True,
-                },
-                at=self._clock(),
-                incident_id=incident.id,
+                blocks.payload(
+                    report_blocks.prompt_text(document, report),
+                    report_blocks.finalised_prompt_blocks(document, report),
+                ),
             )
-            return
-        await self.say(
-            tx,
-            key,
-            channel,
-            f"*{title}*\n" + blocks.markdown_to_mrkdwn(markdown),
-            incident_id=incident.id,
-            file_name=f"incident-{incident.id}-report.md",
-            title=title,
-            file_text=markdown,
+            key = final_report_key(incident.id)
+            body = blocks.payload(
+                report_blocks.final_text(document), report_blocks.final_blocks(document, report)
+            )
+        else:
+            body = blocks.payload(
+                report_blocks.prompt_text(document, report),
+                report_blocks.prompt_blocks(document, report),
+            )
+        at = self._clock()
+        await tx.enqueue_message(
+            key, channel, {**body, "permalink": True}, at=at, incident_id=incident.id
         )
+        name = report_blocks.report_file_name(report)
+        version = "final" if final else f"v{report.version}"
+        await tx.enqueue_message(
+            f"{key}/{version}/markdown",
+            channel,
+            {"filename": name, "title": f"Incident #{incident.id} report ({version})", "text": ""},
+            at=at,
+            thread_key=key,
+            incident_id=incident.id,
+            kind="file",
+            content=report.markdown.encode("utf-8"),
+        )
+        if chart is not None:
+            await tx.enqueue_message(
+                f"{key}/{version}/chart",
+                channel,
+                {
+                    "filename": document.chart_file,
+                    "title": f"Queue depths, incident #{incident.id}",
+                    "text": "",
+                },
+                at=at,
+                thread_key=key,
+                incident_id=incident.id,
+                kind="file",
+                content=chart,
+            )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +70,30 @@ _STALE_BUTTON = (
 )
 
 
-def build_slack_app(*, client: AsyncWebClient, signing_secret: str, handlers: Handlers) -> AsyncApp:
+@dataclass(frozen=True)
+class ChannelHandlers:
+    """The incident channel's events and the report's button (wired to
+    bot/services/channel_events.py and bot/services/report.py).
+
+    ``receive`` stores an Events API delivery (the ``event_callback`` body) before it
+    is acknowledged and says whether it still needs processing (False: an earlier
+    delivery processed it); it raises when it cannot store it. ``process`` then
+    processes it by its ``event_id``, after the ack. ``finalise`` is the *Finalise
+    report* button: (incident id, user) -> the answer.
+    """
+
+    receive: Callable[[Mapping[str, Any]], Awaitable[bool]]
+    process: Callable[[str], Awaitable[None]]
+    finalise: Callable[[int, str], Awaitable[Answer]]
+
+
+def build_slack_app(
+    *,
+    client: AsyncWebClient,
+    signing_secret: str,
+    handlers: Handlers,
+    channel: ChannelHandlers | None = None,
+) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
     work = WorkSlots()
     app.middleware(work.middleware)
@@ -94,8 +117,11 @@ def build_slack_app(*, client: AsyncWebClient, signing_secret: str, handlers: Ha
     buttons.update(_incident_buttons(handlers))
     for action_id, make_runner in buttons.items():
         app.action(action_id.value)(_button_listener(action_id.value, make_runner, work))
+    if channel is not None:
+        # Before the catch-all below: Bolt runs the first listener that matches.
+        _register_channel(app, channel, work)
     # Any other button (an old message's, a forged one) is answered, not left to time out.
-    known = "|".join(re.escape(a.value) for a in buttons)
+    known = "|".join(re.escape(a.value) for a in [*buttons, *_channel_buttons(channel)])
     app.action(re.compile(f"^(?!(?:{known})$).*"))(
         _button_listener("an unknown button", lambda _body: _stale_button, work)
     )
@@ -221,12 +247,84 @@ async def _drop_slack_retries(
 ) -> BoltResponse:
     """Bolt does not de-duplicate Slack's redeliveries; we ack them without acting.
 
-    Our listeners ack within Slack's 3 s, so a retry means the first delivery
-    arrived and is being handled: running it again would repeat the action.
+    Our listeners ack within Slack's 3 s, so a retry of a command or a click means the
+    first delivery arrived and is being handled: running it again would repeat the
+    action. Events are different (see :func:`_event_receipts`): a retry may be the
+    only delivery that arrived, so they are deduplicated by their stored ``event_id``.
     """
+    if _is_event(req.body):
+        return await next()
     # Socket Mode requests carry the envelope's retry_attempt here too: "0" is a first try.
     retry = req.headers.get("x-slack-retry-num")
     if retry and str(retry[0] if isinstance(retry, list) else retry) not in ("", "0"):
         log.info("ignored slack retry", extra={"reason": req.headers.get("x-slack-retry-reason")})
         return BoltResponse(status=200, body="")
     return await next()
+
+
+# ---- the incident channel: Events API and the report's button ---------------------------
+
+_RECEIPT = "backlog_event_to_process"
+_BAD_INCIDENT_BUTTON = "That button's incident number is malformed; nothing was done."
+
+
+def _is_event(body: Mapping[str, Any]) -> bool:
+    return body.get("type") == "event_callback" and bool(body.get("event_id"))
+
+
+def _channel_buttons(channel: ChannelHandlers | None) -> list[ActionId]:
+    return [ActionId.FINALISE_REPORT] if channel is not None else []
+
+
+def _register_channel(app: AsyncApp, channel: ChannelHandlers, work: WorkSlots) -> None:
+    """Events are stored on receipt (middleware, before Bolt's automatic ack) and
+    processed after the ack by one listener for every event type; an event type the
+    bot does not follow is acknowledged and left, never answered 404 (Slack would
+    retry it)."""
+    app.middleware(_event_receipts(channel))
+    app.event(re.compile(".*"))(_event_listener(channel, work))
+
+    def finalise(_body: dict[str, Any]) -> Runner:
+        async def run(value: str, user: str) -> Answer:
+            if not value.isdigit():
+                return Answer(_BAD_INCIDENT_BUTTON)
+            return await channel.finalise(int(value), user)
+
+        return run
+
+    app.action(ActionId.FINALISE_REPORT.value)(
+        _button_listener(ActionId.FINALISE_REPORT.value, finalise, work)
+    )
+
+
+def _event_receipts(
+    channel: ChannelHandlers,
+) -> Callable[..., Awaitable[BoltResponse]]:
+    async def store_on_receipt(
+        req: Any, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        body = req.body
+        if not _is_event(body):
+            return await next()
+        try:
+            needed = await channel.receive(body)
+        except Exception:  # not stored: a non-2xx makes Slack deliver it again
+            log.exception("slack event not stored", extra={"event_id": body.get("event_id")})
+            return BoltResponse(status=503, body="")
+        if not needed:
+            log.info("slack event already processed", extra={"event_id": body.get("event_id")})
+            return BoltResponse(status=200, body="")
+        req.context[_RECEIPT] = str(body["event_id"])
+        return await next()
+
+    return store_on_receipt
+
+
+def _event_listener(channel: ChannelHandlers, work: WorkSlots) -> Callable[..., Awaitable[None]]:
+    async def on_event(context: dict[str, Any]) -> None:
+        # Bolt acked already (Events API listeners are acknowledged before they run).
+        event_id = context.get(_RECEIPT)
+        if event_id:
+            await work.run(lambda: channel.process(str(event_id)))
+
+    return on_event

@@ -16,6 +16,7 @@ class ActionId(StrEnum):
     # Offered on recovery, and when PagerDuty says its incident was resolved.
     RESOLVE = "backlog_resolve"
     ARCHIVE = "backlog_archive"
+    FINALISE_REPORT = "backlog_finalise_report"
 
 
 class BlockId(StrEnum):
@@ -25,6 +26,7 @@ class BlockId(StrEnum):
     PAGE_BUTTONS = "backlog_page_buttons"
     RECOVERY_BUTTONS = "backlog_recovery_buttons"
     CLOSING_BUTTONS = "backlog_closing_buttons"
+    REPORT_BUTTONS = "backlog_report_buttons"
 
 
 def incident_value(incident_id: int, *parts: str) -> str:

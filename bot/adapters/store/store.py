@@ -17,15 +17,18 @@ import asyncpg
 from bot.adapters.store.actions import ActionQueries, Judge
 from bot.adapters.store.alerts import AlertQueries
 from bot.adapters.store.base import init_connection
+from bot.adapters.store.channel import ChannelQueries
 from bot.adapters.store.events import EventQueries
 from bot.adapters.store.incidents import IncidentQueries
 from bot.adapters.store.measures import MeasureQueries
 from bot.adapters.store.outbox import OutboxMessage, OutboxQueries
 from bot.adapters.store.paging import PagingQueries
 from bot.adapters.store.requeue_journal import RequeueJournalQueries
+from bot.adapters.store.reports import ReportQueries
 from bot.adapters.store.samples import PageQueries, SampleQueries
+from bot.adapters.store.slack_events import Receipt, SlackEventQueries
 
-__all__ = ["Judge", "OutboxMessage", "Store"]
+__all__ = ["Judge", "OutboxMessage", "Receipt", "Store"]
 
 
 class Store(
@@ -39,6 +42,9 @@ class Store(
     PagingQueries,
     MeasureQueries,
     RequeueJournalQueries,
+    SlackEventQueries,
+    ChannelQueries,
+    ReportQueries,
 ):
     """Typed queries over an asyncpg pool (or, inside :meth:`transaction`, one connection)."""
 
