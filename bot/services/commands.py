@@ -165,7 +165,11 @@ class CommandRouter:
         """A reply too long for one Slack message: its start inline, the whole as a file
         (in the channel for a public answer, by direct message for a private one)."""
         name = f"backlog-{what}-{self._clock():%Y%m%d-%H%M%S}.txt"
-        long = shorten(reply.text, file_name=name, limit=INLINE_LIMIT)
+        place = "sent to you by direct message" if reply.ephemeral else "posted in this channel"
+        pointer = f"\n\n_The whole answer is {place} as the file `{name}`._"
+        # Room for the pointer, so the answer is not cut again where it says where the
+        # whole is.
+        long = shorten(reply.text, file_name=name, limit=INLINE_LIMIT - len(pointer))
         if long.whole is None:
             return reply
         where = call.user if reply.ephemeral else call.channel
@@ -180,11 +184,7 @@ class CommandRouter:
                 file_text=long.whole,
                 force_file=True,
             )
-        place = "sent to you by direct message" if reply.ephemeral else "posted in this channel"
-        return Reply(
-            f"{long.summary}\n\n_The whole answer is {place} as the file `{name}`._",
-            ephemeral=True,
-        )
+        return Reply(long.summary + pointer, ephemeral=True)
 
     async def _dispatch(self, command: cmd.Command, call: Invocation) -> Reply:
         if isinstance(command, cmd.Scale | cmd.Restart | cmd.Tune | cmd.Drain | cmd.Requeue):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -143,6 +144,14 @@ async def test_migrate_then_report(postgres_server_url, tmp_path):
         assert code == 0
         assert out.startswith("## Queue Backlog Incident Report")
         assert "**Peak Queue Size**: 4,321 (`email_processing_queue`" in out
+        code, out, _ = await _run("report", "1", "--format", "json", env=env)
+        data = json.loads(out)
+        assert (code, data["incident_id"], data["peak"]["peak"], data["state"]) == (
+            0,
+            1,
+            4321,
+            "draft",
+        )
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()

@@ -167,7 +167,7 @@ class ChannelHistory:
         try:
             response: Any = await self._client.users_info(user=user)
         except (SlackApiError, TimeoutError, aiohttp.ClientError, OSError) as exc:
-            log.warning("users.info failed", extra={"user": user, "error": type(exc).__name__})
+            log.warning("users.info failed for %s: %r", user, exc)
             return None
         info = response.get("user") or {}
         profile = info.get("profile") or {}

@@ -50,9 +50,9 @@ def timeline_moments(
         kind = _KINDS.get(entry.kind)
         if kind is None:
             continue
-        moments.append(
-            Moment(entry.at, kind, entry.text, who=entry.actor, typed=entry.kind in TYPED)
-        )
+        # A page's text names who asked for it already.
+        who = None if kind is MomentKind.PAGE else entry.actor
+        moments.append(Moment(entry.at, kind, entry.text, who=who, typed=entry.kind in TYPED))
     if incident.mitigation_started_at is not None:
         moments.append(
             Moment(
