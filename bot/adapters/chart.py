@@ -167,7 +167,10 @@ def _series(samples: Sequence[QueueSample], queue: str) -> Series:
     (a gap in the line rather than a straight line over it). Samples that lack the
     queue are skipped, so a queue sampled every other time is still a line."""
     points = sorted(((s.at, s.depths[queue]) for s in samples if queue in s.depths), key=_at)
-    times = np.array([_num(at) for at, _ in points], dtype=float)
+    # One date2num call for the whole series: per sample it costs ~0.1 ms (a 10,000-
+    # sample chart spent seconds there).
+    stamps = [at for at, _ in points]
+    times = np.asarray(mdates.date2num(stamps) if stamps else [], dtype=float)
     depths = np.array([float(depth) for _, depth in points], dtype=float)
     if len(times) < 3:
         return times, depths

@@ -111,19 +111,29 @@ class ReportService:
     # ---- what people ask for ------------------------------------------------------
 
     async def current(self, incident_id: int | None, user: str | None = None) -> StoredReport:
-        """The final report if there is one, else a draft built now (stored as a new
-        version when it differs from the last one). Raises Refused when there is no
-        such incident."""
+        """The final report if there is one, else a draft built now: shown, and once the
+        incident is resolved stored as a new version when it differs from the last one
+        (an open incident's draft changes by the minute, so it is not kept). Raises
+        Refused when there is no such incident."""
         incident = await self._incident(incident_id)
         final = await self._store.final_report(incident.id)
         if final is not None:
             return final
         now = self._clock()
-        channel = await self.read_channel(incident, now)
-        built = await self.build(self._store, incident, channel, now)
+        built = await self.assemble(incident, now)
         latest = await self._store.latest_report(incident.id)
         if latest is not None and _same(latest.data, built.document):
             return latest
+        if incident.is_open:
+            return StoredReport(
+                incident_id=incident.id,
+                version=0,
+                state=ReportState.DRAFT,
+                markdown=built.markdown,
+                data=report_data(built.document),
+                built_at=now,
+                built_by=user,
+            )
         stored = await self._store.save_report(
             incident.id,
             state=ReportState.DRAFT,
@@ -151,7 +161,7 @@ class ReportService:
         if stored is None:  # finalised already (cannot happen before resolution)
             return await self._stored_final(incident.id)
         if self._messages is not None:
-            chart = await self._chart(built)
+            chart = await self.chart_png(built)
             await self._messages.report(
                 tx, incident, stored, built.document, self._where(incident), chart=chart
             )
@@ -200,7 +210,7 @@ class ReportService:
                 outcome=f"version {stored.version}",
             )
             if self._messages is not None:
-                chart = await self._chart(built)
+                chart = await self.chart_png(built)
                 await self._messages.report(
                     tx, incident, stored, built.document, self._where(incident), chart=chart
                 )
@@ -260,34 +270,61 @@ class ReportService:
     ) -> Built:
         """Reads the incident's records from ``store`` (a transaction's, to see its
         own writes) and builds the report."""
-        current = await store.get_incident(incident.id) or incident
-        sources = await self._sources(store, current, channel, now)
-        sources = replace(sources, state=state, finalised_by=finalised_by)
-        people = await self._names(store, sources)
-        sources = replace(sources, people=people)
+        records = await self._records(store, incident, now)
+        return await self._built(store, records, channel, state, finalised_by)
+
+    async def assemble(
+        self,
+        incident: Incident,
+        now: datetime,
+        *,
+        state: ReportState = ReportState.DRAFT,
+        finalised_by: str | None = None,
+    ) -> Built:
+        """Reads the channel back and the incident's records at once (they do not
+        depend on each other), then builds the report."""
+        channel, records = await asyncio.gather(
+            self.read_channel(incident, now), self._records(self._store, incident, now)
+        )
+        return await self._built(self._store, records, channel, state, finalised_by)
+
+    async def _built(
+        self,
+        store: Store,
+        records: ReportSources,
+        channel: ChannelView,
+        state: ReportState,
+        finalised_by: str | None,
+    ) -> Built:
+        sources = replace(
+            records,
+            channel=channel.messages,
+            caveats=channel.caveats,
+            state=state,
+            finalised_by=finalised_by,
+        )
+        sources = replace(sources, people=await self._names(store, sources))
         document = compose_report(sources)
         return Built(document, sources, render_markdown(document))
 
-    async def _sources(
-        self, store: Store, incident: Incident, channel: ChannelView, now: datetime
-    ) -> ReportSources:
+    async def _records(self, store: Store, incident: Incident, now: datetime) -> ReportSources:
+        """What PostgreSQL holds of the incident (the channel left empty)."""
+        current = await store.get_incident(incident.id) or incident
         playbook = self._playbook
         longest = max((rule.for_ for rule in playbook.rules), default=timedelta(0))
-        start = incident.detected_at - LEAD_TIME - longest - _MARGIN
-        prompt = await store.outbox_message(report_prompt_key(incident.id))
+        start = current.detected_at - LEAD_TIME - longest - _MARGIN
+        prompt = await store.outbox_message(report_prompt_key(current.id))
         return ReportSources(
-            incident=incident,
+            incident=current,
             playbook=playbook,
-            timeline=tuple(await store.timeline(incident.id)),
-            actions=tuple(await store.actions_for_incident(incident.id)),
+            timeline=tuple(await store.timeline(current.id)),
+            actions=tuple(await store.actions_for_incident(current.id)),
             samples=tuple(
-                await store.samples_between(playbook.name, start, incident.resolved_at or now)
+                await store.samples_between(playbook.name, start, current.resolved_at or now)
             ),
             now=now,
-            channel=channel.messages,
-            verdicts=await self._verdicts(incident.id),
+            verdicts=await self._verdicts(current.id),
             prompt_ts=prompt.ts if prompt is not None else None,
-            caveats=channel.caveats,
         )
 
     async def _names(self, store: Store, sources: ReportSources) -> dict[str, str]:
@@ -297,7 +334,8 @@ class ReportService:
             return {str(k): str(v) for k, v in (known or {}).items()}
         return await self._history.names(people_in(sources))
 
-    async def _chart(self, built: Built) -> bytes | None:
+    async def chart_png(self, built: Built) -> bytes | None:
+        """The report's chart as PNG (None without a renderer)."""
         if self._render_chart is None:
             return None
         data = report_chart(built.sources, built.document)

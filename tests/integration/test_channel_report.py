@@ -233,7 +233,7 @@ async def test_report_command_shows_the_draft_and_resolve_cuts_no_note(
     resolved = await box.command("alice", "resolve")
     assert "resolved; report posted" in resolved.text
     prompt = box.find_message(ActionId.FINALISE_REPORT.value)
-    [draft] = [u for u in box.slack.uploads if u.filename == "incident-1-report-draft-v2.md"]
+    [draft] = [u for u in box.slack.uploads if u.filename == "incident-1-report-draft-v1.md"]
     assert draft.thread_ts == prompt.ts
     posted = draft.content.decode()
     for text in notes:

@@ -3,6 +3,9 @@ and people (``auth.test``, ``users.info``, ``usergroups.users.list``)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from bot.emulators.slack.messages import message_json
 from bot.emulators.slack.records import (
     Channel,
@@ -15,6 +18,12 @@ from bot.emulators.slack.records import (
 from bot.emulators.slack.scopes import ConversationKind
 from bot.emulators.slack.validation import _page, _str_arg, _ts_key
 from bot.emulators.slack.workspace import Workspace
+
+
+@functools.lru_cache(maxsize=65536)
+def _message_key(ts: str) -> tuple[int, int]:
+    """A stored message's ts as a sortable key (parsed once: channels are read often)."""
+    return _ts_key(ts)
 
 
 def channel_json(ws: Workspace, channel: Channel, *, num_members: bool = True) -> JSONDict:
@@ -84,20 +93,22 @@ class ConversationMethods:
         }
 
     @staticmethod
-    def _in_window(message: StoredMessage, args: JSONDict) -> bool:
+    def _window(args: JSONDict) -> Callable[[StoredMessage], bool]:
+        """Whether a message is within ``oldest``/``latest`` (``inclusive``); the
+        arguments are read once per call, not once per message."""
         inclusive = _truthy(args.get("inclusive"))
-        key = _ts_key(message.ts)
         oldest = _str_arg(args, "oldest")
         latest = _str_arg(args, "latest")
-        if oldest is not None:
-            low = _ts_key(oldest)
-            if key < low or (key == low and not inclusive):
+        low = _ts_key(oldest) if oldest is not None else None
+        high = _ts_key(latest) if latest is not None else None
+
+        def inside(message: StoredMessage) -> bool:
+            key = _message_key(message.ts)
+            if low is not None and (key < low or (key == low and not inclusive)):
                 return False
-        if latest is not None:
-            high = _ts_key(latest)
-            if key > high or (key == high and not inclusive):
-                return False
-        return True
+            return high is None or not (key > high or (key == high and not inclusive))
+
+        return inside
 
     def _readable(self, args: JSONDict, method: str) -> str:
         """The channel, if the bot may read it: a bot reads only where it is a member."""
@@ -111,10 +122,11 @@ class ConversationMethods:
         (``include_all_metadata``); pages of ``limit`` (default 100, at most 999)."""
         ws = self._ws
         channel_id = self._readable(args, "conversations.history")
+        inside = self._window(args)
         visible = [
             m
             for m in ws.messages.get(channel_id, [])
-            if (not m.is_reply or m.reply_broadcast) and self._in_window(m, args)
+            if (not m.is_reply or m.reply_broadcast) and inside(m)
         ]
         visible.reverse()
         channel = ws.channel(channel_id)
@@ -129,11 +141,12 @@ class ConversationMethods:
         if message is None:
             raise _SlackError("thread_not_found")
         root = message.thread_ts or message.ts
-        thread = [
-            m
-            for m in ws.messages.get(channel_id, [])
-            if (m.ts == root or m.thread_ts == root) and self._in_window(m, args)
-        ]
+        parent = ws.find_message(channel_id, root)
+        everyone = ([parent] if parent is not None else []) + (
+            ws.replies_to(parent) if parent is not None else [message]
+        )
+        inside = self._window(args)
+        thread = [m for m in everyone if inside(m)]
         return self._messages_page(thread, args, 1000)
 
     def info(self, args: JSONDict) -> JSONDict:

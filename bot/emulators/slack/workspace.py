@@ -73,6 +73,10 @@ class Workspace:
         self.usergroup_handles: dict[str, str] = {}
         self.dms: dict[str, str] = {}
         self.messages: dict[str, list[StoredMessage]] = {}
+        # Indexes over ``messages`` (kept by store/remove_message), so a channel of
+        # thousands of messages is read as fast as Slack reads it.
+        self._by_ts: dict[tuple[str, str], StoredMessage] = {}
+        self._replies: dict[tuple[str, str], list[StoredMessage]] = {}
         self.ephemerals: list[StoredMessage] = []
         self._last_ts = 0
 
@@ -240,7 +244,7 @@ class Workspace:
     def find_message(self, channel_id: str, ts: str | None) -> StoredMessage | None:
         if ts is None:
             return None
-        return next((m for m in self.messages.get(channel_id, []) if m.ts == ts), None)
+        return self._by_ts.get((channel_id, ts))
 
     def message_at(self, args: JSONDict, *, channel_id: str, ts_arg: str = "ts") -> StoredMessage:
         message = self.find_message(channel_id, _str_arg(args, ts_arg))
@@ -250,16 +254,21 @@ class Workspace:
 
     def store_message(self, message: StoredMessage) -> None:
         self.messages.setdefault(message.channel, []).append(message)
+        self._by_ts[(message.channel, message.ts)] = message
+        if message.is_reply and message.thread_ts is not None:
+            self._replies.setdefault((message.channel, message.thread_ts), []).append(message)
 
     def remove_message(self, message: StoredMessage) -> None:
         self.messages[message.channel].remove(message)
+        self._by_ts.pop((message.channel, message.ts), None)
+        if message.is_reply and message.thread_ts is not None:
+            replies = self._replies.get((message.channel, message.thread_ts), [])
+            if message in replies:
+                replies.remove(message)
 
     def replies_to(self, message: StoredMessage) -> list[StoredMessage]:
-        return [
-            m
-            for m in self.messages.get(message.channel, [])
-            if m.is_reply and m.thread_ts == message.ts
-        ]
+        """The replies in ``message``'s thread, oldest first."""
+        return list(self._replies.get((message.channel, message.ts), []))
 
     def emit(
         self,
