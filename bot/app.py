@@ -159,7 +159,13 @@ async def build_runtime(
     directory = SlackDirectory(slack, playbook)
     history = ChannelHistory(slack)
     reports = ReportService(
-        store, messages, playbook, clock, history=history, render_chart=render_depth_chart
+        store,
+        messages,
+        playbook,
+        clock,
+        history=history,
+        render_chart=render_depth_chart,
+        directory=directory,
     )
     channel_events = ChannelEvents(store, clock, history.bot_ids)
     incidents = IncidentService(

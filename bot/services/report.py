@@ -18,67 +18,45 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any, Protocol
-from uuid import UUID
+from datetime import datetime
+from typing import Any
 
 from bot.adapters.store import Store
 from bot.adapters.store.outbox import incident_destination
-from bot.domain.chart import LEAD_TIME, ChartData
-from bot.domain.errors import BotError, Refused
+from bot.domain.chart import ChartData
+from bot.domain.errors import Refused
 from bot.domain.models import Clock, EventKind, Incident
+from bot.domain.permissions import allowed_roles
 from bot.domain.playbook import Playbook
 from bot.domain.report import (
-    ActionVerdict,
-    ChannelMessage,
-    HistoryRead,
     ReportDocument,
     ReportSources,
     ReportState,
     StoredReport,
-    merge_channel,
     render_markdown,
     report_data,
 )
 from bot.domain.report.chart import report_chart
 from bot.domain.report.compose import compose_report
-from bot.services.messages import Messages, report_prompt_key
+from bot.services.messages import Messages
+from bot.services.ports import Directory
+from bot.services.report_inputs import (
+    ChannelView,
+    HistoryReader,
+    VerdictSource,
+    already_final,
+    names_for,
+    no_verdicts,
+    read_channel,
+    read_records,
+    same_report,
+)
 
 log = logging.getLogger(__name__)
 
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)")
-#: Depth samples read before detection: the chart's hour, plus room for the rule's
-#: ``for:`` (the backlog began that long before the alert) and a margin.
-_MARGIN = timedelta(minutes=5)
-
 ChartRenderer = Callable[[ChartData], bytes]
-VerdictSource = Callable[[int], Awaitable[Mapping[UUID, ActionVerdict]]]
-"""Effect-check verdicts of an incident's actions, by request id (the hook for the
-effect checks: the report shows each under its action and marks it on the chart)."""
-
-
-class HistoryReader(Protocol):
-    """Reads the incident channel back (bot/adapters/slack/history.py)."""
-
-    async def read(self, channel: str, oldest: datetime, latest: datetime) -> HistoryRead: ...
-
-    async def names(self, users: Iterable[str]) -> dict[str, str]: ...
-
-
-async def _no_verdicts(_incident_id: int) -> Mapping[UUID, ActionVerdict]:
-    return {}
-
-
-@dataclass(frozen=True)
-class ChannelView:
-    """The incident channel's messages for one build, and what could not be read."""
-
-    messages: tuple[ChannelMessage, ...]
-    caveats: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,8 +76,12 @@ class ReportService:
         *,
         history: HistoryReader | None = None,
         render_chart: ChartRenderer | None = None,
-        verdicts: VerdictSource = _no_verdicts,
+        verdicts: VerdictSource = no_verdicts,
+        directory: Directory | None = None,
     ) -> None:
+        """``directory``: who is in the playbook's roles, to check who may finalise (as
+        for ``/backlog resolve``); None: anyone may."""
+        self._directory = directory
         self._store = store
         self._messages = messages
         self._playbook = playbook
@@ -122,7 +104,7 @@ class ReportService:
         now = self._clock()
         built = await self.assemble(incident, now)
         latest = await self._store.latest_report(incident.id)
-        if latest is not None and _same(latest.data, built.document):
+        if latest is not None and same_report(latest.data, built.document):
             return latest
         if incident.is_open:
             return StoredReport(
@@ -169,8 +151,10 @@ class ReportService:
 
     async def finalise(self, incident_id: int, user: str) -> str:
         """The *Finalise report* button: builds and stores the final version (once),
-        posts it, and takes the button away. Raises Refused when the incident is still
-        open or its report is already final."""
+        posts it, and takes the button away. Raises Refused when ``user`` may not
+        resolve incidents (the playbook's permissions), the incident is still open or
+        its report is already final."""
+        await self._may_finalise(user, incident_id)
         incident = await self._incident(incident_id)
         if incident.is_open:
             raise Refused(
@@ -178,7 +162,7 @@ class ReportService:
             )
         final = await self._store.final_report(incident.id)
         if final is not None:
-            raise Refused(_already_final(final))
+            raise Refused(already_final(final))
         now = self._clock()
         channel = await self.read_channel(incident, now)
         async with self._store.transaction() as tx:
@@ -194,7 +178,7 @@ class ReportService:
                 by=user,
             )
             if stored is None:
-                raise Refused(_already_final(await self._stored_final(incident.id)))
+                raise Refused(already_final(await self._stored_final(incident.id)))
             await tx.add_event(
                 incident.id,
                 at=now,
@@ -232,31 +216,8 @@ class ReportService:
     # ---- building ---------------------------------------------------------------------
 
     async def read_channel(self, incident: Incident, now: datetime) -> ChannelView:
-        """The channel's messages from an hour before detection to ``now``: as the
-        events recorded them, merged with a re-read from Slack when possible."""
-        oldest = incident.detected_at - LEAD_TIME
-        channel = incident.channel or ""
-        recorded = await self._store.channel_record(channel, oldest, now) if channel else []
-        if self._history is None:
-            why = (
-                "The incident channel was not read back from Slack for this copy; channel "
-                "messages are as the events recorded them."
-            )
-            return ChannelView(tuple(recorded), (why,))
-        if not _CHANNEL_ID.match(channel):
-            why = (
-                "The incident channel's history was not read back (its id is not known: "
-                "the alert was never delivered); channel messages are as the events "
-                "recorded them."
-            )
-            return ChannelView(tuple(recorded), (why,))
-        try:
-            read = await self._history.read(channel, oldest, now)
-        except BotError as exc:
-            log.warning("channel history unavailable", extra={"incident": incident.id})
-            why = f"{exc}; channel messages are as the events recorded them."
-            return ChannelView(tuple(recorded), (why,))
-        return ChannelView(tuple(merge_channel(recorded, read)))
+        """The channel's messages (see :func:`~bot.services.report_inputs.read_channel`)."""
+        return await read_channel(self._store, self._history, incident, now)
 
     async def build(
         self,
@@ -303,36 +264,12 @@ class ReportService:
             state=state,
             finalised_by=finalised_by,
         )
-        sources = replace(sources, people=await self._names(store, sources))
+        sources = replace(sources, people=await names_for(store, self._history, sources))
         document = compose_report(sources)
         return Built(document, sources, render_markdown(document))
 
     async def _records(self, store: Store, incident: Incident, now: datetime) -> ReportSources:
-        """What PostgreSQL holds of the incident (the channel left empty)."""
-        current = await store.get_incident(incident.id) or incident
-        playbook = self._playbook
-        longest = max((rule.for_ for rule in playbook.rules), default=timedelta(0))
-        start = current.detected_at - LEAD_TIME - longest - _MARGIN
-        prompt = await store.outbox_message(report_prompt_key(current.id))
-        return ReportSources(
-            incident=current,
-            playbook=playbook,
-            timeline=tuple(await store.timeline(current.id)),
-            actions=tuple(await store.actions_for_incident(current.id)),
-            samples=tuple(
-                await store.samples_between(playbook.name, start, current.resolved_at or now)
-            ),
-            now=now,
-            verdicts=await self._verdicts(current.id),
-            prompt_ts=prompt.ts if prompt is not None else None,
-        )
-
-    async def _names(self, store: Store, sources: ReportSources) -> dict[str, str]:
-        if self._history is None:  # offline: the names the last stored version knew
-            latest = await store.latest_report(sources.incident.id)
-            known = latest.data.get("people") if latest is not None else None
-            return {str(k): str(v) for k, v in (known or {}).items()}
-        return await self._history.names(people_in(sources))
+        return await read_records(store, self._playbook, incident, now, self._verdicts)
 
     async def chart_png(self, built: Built) -> bytes | None:
         """The report's chart as PNG (None without a renderer)."""
@@ -343,6 +280,27 @@ class ReportService:
         return await asyncio.to_thread(self._render_chart, data)
 
     # ---- helpers ------------------------------------------------------------------------
+
+    async def _may_finalise(self, user: str, incident_id: int) -> None:
+        playbook = self._playbook
+        roles = allowed_roles("resolve", tuple(playbook.roles), playbook.permissions)
+        if roles is None or self._directory is None:
+            return
+        if user in await self._directory.members(roles):
+            return
+        await self._store.audit(
+            at=self._clock(),
+            actor=user,
+            action="finalise-report",
+            target=f"incident/{incident_id}",
+            outcome="refused",
+            details={"reason": "not in an allowed role", "roles": list(roles)},
+        )
+        named = ", ".join(f"`{r}`" for r in roles)
+        raise Refused(
+            f"Only members of {named} may finalise the report (as for `/backlog resolve`, "
+            "the playbook's permissions); nothing was done."
+        )
 
     def _where(self, incident: Incident) -> str:
         # Wherever the incident lives (its own channel once created, else the
@@ -365,48 +323,6 @@ class ReportService:
         if final is None:  # the unique index said otherwise a moment ago
             raise Refused(f"The report of incident #{incident_id} could not be stored; try again.")
         return final
-
-
-def people_in(sources: ReportSources) -> set[str]:
-    """Every user id the report names (to look their names up)."""
-    found: set[str] = set()
-    incident = sources.incident
-    found.update(u for u in (incident.acknowledged_by, incident.resolved_by) if u)
-    found.update(u for u in (sources.finalised_by,) if u)
-    for action in sources.actions:
-        found.add(action.requested_by)
-        found.update(action.approvers)
-        if action.denied_by:
-            found.add(action.denied_by)
-    for entry in sources.timeline:
-        if entry.actor:
-            found.add(entry.actor)
-        found.update(_MENTION.findall(entry.text))
-        found.update(str(u) for u in entry.data.get("paged") or ())
-    marks = sources.playbook.report.mark_reactions
-    for message in sources.channel:
-        if message.kept(marks) or (sources.prompt_ts and message.thread_ts == sources.prompt_ts):
-            found.update(u for u in (message.user, message.pinned_by) if u)
-            for users in message.marks(marks).values():
-                found.update(users)
-    return found
-
-
-def _same(stored: Mapping[str, Any], document: ReportDocument) -> bool:
-    """Whether a stored draft says what ``document`` says (its build time aside)."""
-    fresh = report_data(document)
-    ignore = ("built_at",)
-    return {k: v for k, v in stored.items() if k not in ignore} == {
-        k: v for k, v in fresh.items() if k not in ignore
-    }
-
-
-def _already_final(final: StoredReport) -> str:
-    by = f" by <@{final.built_by}>" if final.built_by else ""
-    return (
-        f"The report of incident #{final.incident_id} was already finalised{by} at "
-        f"{final.built_at:%Y-%m-%d %H:%M} UTC (version {final.version}); it no longer changes."
-    )
 
 
 async def printed_report(

@@ -5,6 +5,7 @@ finalised. Every section of the report is checked for what people would read."""
 
 from __future__ import annotations
 
+import re
 import struct
 from datetime import timedelta
 
@@ -96,6 +97,9 @@ async def test_the_report_tells_the_channels_story(box: Sandbox, redis_client, c
     noted = await box.command("alice", "note lesson: deploys need a canary")
     assert noted.text == "Noted on incident #1."
     clock.advance(timedelta(minutes=2))
+    refused = await box.click("dave", prompt, ActionId.FINALISE_REPORT.value)  # no role
+    assert refused.text.startswith(":no_entry: Only members of `sre_oncall`")
+    assert "may finalise the report" in refused.text
     done = await box.click("bob", prompt, ActionId.FINALISE_REPORT.value)
     assert done.text == (
         "The report of incident #1 is final (version 2); it is posted in the channel."
@@ -227,7 +231,8 @@ async def test_report_command_shows_the_draft_and_resolve_cuts_no_note(
     shown = await box.command("alice", "report")
     assert len(shown.text) < 4000
     assert "is sent to you by direct message as the file" in shown.text
-    [whole] = [u for u in box.slack.uploads if u.filename.startswith("backlog-showreport-")]
+    name = re.search(r"as the file `([^`]+)`", shown.text).group(1)
+    [whole] = [u for u in box.slack.uploads if u.filename == name]
     for text in notes:
         assert text in whole.content.decode()  # every note, whole
     resolved = await box.command("alice", "resolve")
