@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]+$")
 #: Depth samples read before detection: the chart's hour, plus room for the rule's
 #: ``for:`` (the backlog began that long before the alert) and a margin.
 _MARGIN = timedelta(minutes=5)
@@ -159,7 +160,7 @@ def people_in(sources: ReportSources) -> set[str]:
             found.update(u for u in (message.user, message.pinned_by) if u)
             for users in message.marks(marks).values():
                 found.update(users)
-    return found
+    return {user for user in found if _SLACK_USER.match(user)}
 
 
 def same_report(stored: Mapping[str, Any], document: ReportDocument) -> bool:

@@ -310,6 +310,11 @@ def test_pages_say_who_was_paged_and_how_long_the_acknowledgement_took(playbook)
     )
     assert "- L2 Engineering Team Lead + Product Owner: paged 09:46:26 UTC (nobody)" in text
     assert "paged after the incident was acknowledged" in text
+    in_pagerduty = incident(acknowledged_by="pagerduty:PXYZ123")
+    text = render_markdown(
+        compose_report(sources(playbook, incident=in_pagerduty, timeline=timeline))
+    )
+    assert "acknowledged by PagerDuty user PXYZ123 at 09:44:26 UTC, 30s after this page" in text
 
 
 def test_lessons_come_from_notes_and_the_prompts_thread_as_it_reads_now(playbook):

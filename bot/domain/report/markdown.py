@@ -61,6 +61,9 @@ class _Writer:
     def who(self, user: str | None) -> str:
         if not user:
             return "someone"
+        if user.startswith("pagerduty"):  # acknowledged in PagerDuty (services/pagerduty_inbox)
+            _, _, agent = user.partition(":")
+            return f"PagerDuty user {mrkdwn_escape(agent)}" if agent else "PagerDuty"
         return "@" + mrkdwn_escape(self.doc.people.get(user) or user)
 
     def bot_text(self, text: str) -> str:
