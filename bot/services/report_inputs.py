@@ -40,6 +40,8 @@ _SLACK_USER = re.compile(r"^[UW][A-Z0-9]+$")
 #: Depth samples read before detection: the chart's hour, plus room for the rule's
 #: ``for:`` (the backlog began that long before the alert) and a margin.
 _MARGIN = timedelta(minutes=5)
+#: How far Slack's clock (message timestamps) may run ahead of ours.
+CLOCK_SKEW = timedelta(minutes=5)
 
 VerdictSource = Callable[[int], Awaitable[Mapping[UUID, ActionVerdict]]]
 """Effect-check verdicts of an incident's actions, by request id (the hook for the
@@ -71,10 +73,12 @@ async def read_channel(
 ) -> ChannelView:
     """The channel's messages from an hour before detection to ``now``: as the events
     recorded them, merged with a re-read from Slack when possible (when not, the
-    caveat says why)."""
+    caveat says why). Slack stamps messages by its own clock, so the window reaches
+    :data:`CLOCK_SKEW` past ``now``: a message said a moment ago is in."""
     oldest = incident.detected_at - LEAD_TIME
+    latest = now + CLOCK_SKEW
     channel = incident.channel or ""
-    recorded = await store.channel_record(channel, oldest, now) if channel else []
+    recorded = await store.channel_record(channel, oldest, latest) if channel else []
     if history is None:
         why = (
             "The incident channel was not read back from Slack for this copy; channel "
@@ -89,7 +93,7 @@ async def read_channel(
         )
         return ChannelView(tuple(recorded), (why,))
     try:
-        read = await history.read(channel, oldest, now)
+        read = await history.read(channel, oldest, latest)
     except BotError as exc:
         log.warning("channel history unavailable", extra={"incident": incident.id})
         why = f"{exc}; channel messages are as the events recorded them."

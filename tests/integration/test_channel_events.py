@@ -19,17 +19,26 @@ BOB = PEOPLE["bob"].user_id
 NEVER = (3600.0,)  # Slack's automatic retry does not come during the test
 
 
-async def open_incident(box: Sandbox, redis_client, clock) -> None:
+async def open_incident(box: Sandbox, redis_client, clock) -> str:
+    """Opens an incident; returns its channel (the people below have joined it)."""
     await redis_client.lpush("email_processing_queue", *range(1500))
     for _ in range(11):  # the rule fires after 10 minutes above 1,000
         await box.tick()
         clock.advance(timedelta(minutes=1))
+    channel = await box.incident_channel()
+    assert channel is not None
+    for user in (ALICE, BOB):
+        if not box.slack.workspace.is_member(channel, user):
+            box.slack.people.join(user, channel)
+    await box.events_settled()  # what the joins published is delivered
+    return channel
 
 
-async def recorded(box: Sandbox, clock) -> dict[str, object]:
-    """What the bot recorded of the channel, by message text."""
+async def recorded(box: Sandbox, clock, channel: str | None = None) -> dict[str, object]:
+    """What the bot recorded of the incident's channel, by message text."""
+    channel = channel or await box.incident_channel() or CH
     messages = await box.runtime.store.channel_record(
-        CH, clock() - timedelta(hours=2), clock() + timedelta(hours=1)
+        channel, clock() - timedelta(hours=2), clock() + timedelta(hours=1)
     )
     return {m.text or m.ts: m for m in messages}
 
@@ -38,10 +47,10 @@ async def test_events_are_acked_at_once_and_a_retry_of_a_processed_one_is_skippe
     make_sandbox, redis_client, clock
 ):
     box = await make_sandbox(events=True, event_retry_delays=NEVER)
-    await open_incident(box, redis_client, clock)
+    ch = await open_incident(box, redis_client, clock)
     people = box.slack.people
-    message = people.post(ALICE, CH, "consumer lag on the analysis workers too")
-    people.react(BOB, CH, message.ts, "pushpin")
+    message = people.post(ALICE, ch, "consumer lag on the analysis workers too")
+    people.react(BOB, ch, message.ts, "pushpin")
     await box.events_settled()
 
     deliveries = box.slack.events.deliveries
@@ -52,7 +61,7 @@ async def test_events_are_acked_at_once_and_a_retry_of_a_processed_one_is_skippe
     row = await box.runtime.store.slack_event_state(reaction.event_id)
     assert (row["deliveries"], row["attempts"]) == (1, 1) and row["processed_at"] is not None
 
-    people.unreact(BOB, CH, message.ts, "pushpin")  # the 📌 is gone...
+    people.unreact(BOB, ch, message.ts, "pushpin")  # the 📌 is gone...
     await box.events_settled()
     retry = await box.slack.events.redeliver(reaction.event_id)  # ...and Slack retries its add
     await box.events_settled()
@@ -72,10 +81,10 @@ async def test_a_lost_first_delivery_is_processed_from_slacks_retry(
     make_sandbox, redis_client, clock
 ):
     box = await make_sandbox(events=True, event_retry_delays=(0.0,))
-    await open_incident(box, redis_client, clock)
+    ch = await open_incident(box, redis_client, clock)
     box.slack.events.lose_next()  # the network loses the first try of the next event
-    message = box.slack.people.post(ALICE, CH, "restarting the analysis workers")
-    box.slack.people.pin(BOB, CH, message.ts)
+    message = box.slack.people.post(ALICE, ch, "restarting the analysis workers")
+    box.slack.people.pin(BOB, ch, message.ts)
     await box.events_settled()
 
     posted = [d for d in box.slack.events.delivered("message") if d.event.get("ts") == message.ts]
@@ -96,9 +105,9 @@ async def test_a_retry_of_an_event_stored_but_never_processed_is_processed(
     """The first delivery reached a replica that stored it and died before processing
     it (its ack never reached Slack); Slack's retry reaches this one."""
     box = await make_sandbox(events=True, event_retry_delays=())  # retries sent by hand
-    await open_incident(box, redis_client, clock)
+    ch = await open_incident(box, redis_client, clock)
     box.slack.events.lose_next()
-    message = box.slack.people.post(ALICE, CH, "the 08:50 deploy doubled memory use")
+    message = box.slack.people.post(ALICE, ch, "the 08:50 deploy doubled memory use")
     await box.events_settled()
     [delivery] = [
         d for d in box.slack.events.delivered("message") if d.event.get("ts") == message.ts
@@ -123,9 +132,9 @@ async def test_an_event_left_unprocessed_with_no_retry_is_processed_by_the_sweep
     make_sandbox, redis_client, clock
 ):
     box = await make_sandbox(events=True, event_retry_delays=())  # Slack gave up
-    await open_incident(box, redis_client, clock)
+    ch = await open_incident(box, redis_client, clock)
     box.slack.events.lose_next()
-    message = box.slack.people.post(ALICE, CH, "queue draining now")
+    message = box.slack.people.post(ALICE, ch, "queue draining now")
     await box.events_settled()
     [delivery] = [
         d for d in box.slack.events.delivered("message") if d.event.get("ts") == message.ts
@@ -160,9 +169,9 @@ async def socket_sandbox(make_sandbox):
 
 async def test_events_over_socket_mode_are_processed_once(socket_sandbox, redis_client, clock):
     box = socket_sandbox
-    await open_incident(box, redis_client, clock)
-    message = box.slack.people.post(ALICE, CH, "over the socket")
-    box.slack.people.react(BOB, CH, message.ts, "pushpin")
+    ch = await open_incident(box, redis_client, clock)
+    message = box.slack.people.post(ALICE, ch, "over the socket")
+    box.slack.people.react(BOB, ch, message.ts, "pushpin")
     await box.events_settled()
     [reaction] = box.slack.events.delivered("reaction_added")
     assert reaction.transport == "socket_mode" and reaction.acknowledged

@@ -92,8 +92,12 @@ async def test_the_report_says_when_the_channel_could_not_be_read_back(
     for _ in range(11):
         await box.tick()
         clock.advance(timedelta(minutes=1))
-    said = box.slack.people.post(ALICE, CH, "the cause is the 08:50 deploy")
-    box.slack.people.pin(BOB, CH, said.ts)
+    channel = await box.incident_channel()
+    for person in (ALICE, BOB):
+        if not box.slack.workspace.is_member(channel, person):
+            box.slack.people.join(person, channel)
+    said = box.slack.people.post(ALICE, channel, "the cause is the 08:50 deploy")
+    box.slack.people.pin(BOB, channel, said.ts)
     await box.events_settled()
     box.slack.refuse("conversations.history", "missing_scope")
     shown = await box.command("alice", "report")

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bot.adapters.slack.ids import ActionId
-from bot.demo.sandbox import INCIDENT_CHANNEL_ID as CH
+from bot.demo.sandbox import INCIDENT_CHANNEL_ID as INCIDENTS
 from bot.demo.sandbox import PEOPLE, Sandbox
 
 ALICE = PEOPLE["alice"].user_id
@@ -51,22 +51,27 @@ async def box(make_sandbox, playbook) -> Sandbox:
 async def test_the_report_tells_the_channels_story(box: Sandbox, redis_client, clock):
     people, t0 = box.slack.people, clock()
     await set_depth(redis_client, 1500)
-    await minutes(box, clock, 5)  # samples t0 .. t0+4m, above 1,000 from the first
-    early = people.post(CAROL, CH, "email queue looks stuck, looking")  # t0+5m
-    chatter = people.post(ALICE, CH, "lunch anyone?")
-    await minutes(box, clock, 6)  # the sample at t0+10m fires the rule
+    people.post(CAROL, INCIDENTS, "email queue looks stuck?")  # before the incident
+    await minutes(box, clock, 11)  # samples t0 .. t0+10m, above 1,000 from the first
+    ch = await box.incident_channel()  # the incident's own channel, created at t0+10m
+    assert ch is not None and ch != INCIDENTS
+    for person in (ALICE, BOB, CAROL, DAVE, ERIN):
+        if not box.slack.workspace.is_member(ch, person):
+            people.join(person, ch)
+    early = people.post(CAROL, ch, "email queue looks stuck, looking")  # t0+11m
+    chatter = people.post(ALICE, ch, "lunch anyone?")
     await box.events_settled()
 
-    oom = people.post(DAVE, CH, "workers OOMKilled since the 08:55 deploy")  # t0+11m
-    people.react(BOB, CH, oom.ts, "pushpin")
-    people.pin(CAROL, CH, early.ts)
-    reply = people.post(BOB, CH, "rolling the deploy back <now> & then scaling", thread_ts=oom.ts)
-    people.react(ALICE, CH, reply.ts, "pushpin")
-    people.edit(DAVE, CH, oom.ts, "workers OOMKilled since the 08:50 deploy")
-    secret = people.post(ERIN, CH, "token is xoxb-123-oops")
-    people.react(ERIN, CH, secret.ts, "pushpin")
-    people.delete(ERIN, CH, secret.ts)
-    people.react(CAROL, CH, chatter.ts, "eyes")  # not a marking reaction
+    oom = people.post(DAVE, ch, "workers OOMKilled since the 08:55 deploy")
+    people.react(BOB, ch, oom.ts, "pushpin")
+    people.pin(CAROL, ch, early.ts)
+    reply = people.post(BOB, ch, "rolling the deploy back <now> & then scaling", thread_ts=oom.ts)
+    people.react(ALICE, ch, reply.ts, "pushpin")
+    people.edit(DAVE, ch, oom.ts, "workers OOMKilled since the 08:50 deploy")
+    secret = people.post(ERIN, ch, "token is xoxb-123-oops")
+    people.react(ERIN, ch, secret.ts, "pushpin")
+    people.delete(ERIN, ch, secret.ts)
+    people.react(CAROL, ch, chatter.ts, "eyes")  # not a marking reaction
     await box.events_settled()
     await box.command("alice", "note analysis workers lag too")
     await box.command("alice", "escalate")  # L1 paged at t0+11m
@@ -87,12 +92,12 @@ async def test_the_report_tells_the_channels_story(box: Sandbox, redis_client, c
 
     prompt = box.find_message(ActionId.FINALISE_REPORT.value)
     assert prompt is not None
-    assert "Incident #1 resolved: report draft" in prompt.rendered
+    assert "Report draft, incident #1 (resolved)" in prompt.rendered
     assert "`/backlog note lesson: …`" in prompt.rendered
-    lesson = people.post(CAROL, CH, "lesson: alert on memroy", thread_ts=prompt.ts)
-    people.edit(CAROL, CH, lesson.ts, "lesson: alert on worker memory, not only depth")
-    people.post(BOB, CH, "prevention: HPA minReplicas 4 for email workers", thread_ts=prompt.ts)
-    people.post(DAVE, CH, "thanks all", thread_ts=prompt.ts)  # neither: not counted
+    lesson = people.post(CAROL, ch, "lesson: alert on memroy", thread_ts=prompt.ts)
+    people.edit(CAROL, ch, lesson.ts, "lesson: alert on worker memory, not only depth")
+    people.post(BOB, ch, "prevention: HPA minReplicas 4 for email workers", thread_ts=prompt.ts)
+    people.post(DAVE, ch, "thanks all", thread_ts=prompt.ts)  # neither: not counted
     await box.events_settled()
     noted = await box.command("alice", "note lesson: deploys need a canary")
     assert noted.text == "Noted on incident #1."
@@ -146,8 +151,9 @@ async def test_the_report_tells_the_channels_story(box: Sandbox, redis_client, c
         [found] = [entry for entry in lines if fragment in entry]
         return found
 
-    assert line("email queue looks stuck").startswith("- 10:05:00 CET (09:05:00 UTC) — @carol:")
+    assert line("email queue looks stuck").startswith("- 10:11:00 CET (09:11:00 UTC) — @carol:")
     assert "📌 pinned by @carol" in line("email queue looks stuck")
+    assert "looks stuck?" not in report  # said in the announcement channel, before
     oom_line = line("OOMKilled")
     assert "“workers OOMKilled since the 08:50 deploy”" in oom_line  # as edited
     assert "08:55" not in report
@@ -158,12 +164,12 @@ async def test_the_report_tells_the_channels_story(box: Sandbox, redis_client, c
     assert "lunch" not in report  # neither pinned nor marked
     order = [
         "Backlog began",
-        "email queue looks stuck",
         "Detection: EmailQueueBacklog firing",
         # the note and the page come at 09:11:00 on the bot's clock, the people's
         # messages a few microseconds later (Slack's ts on the same clock)
         "Note: analysis workers lag too (@alice)",
         "Paged L1 Senior DevOps Engineer: requested by @alice",
+        "email queue looks stuck",
         "OOMKilled",
         "Acknowledged (@bob)",
         "Requested: Scale `phishnet-worker-email` from 2 to 6 replicas",
@@ -209,7 +215,7 @@ async def test_the_report_tells_the_channels_story(box: Sandbox, redis_client, c
     assert "<@" not in report and "<!" not in report  # nobody is pinged by a report
 
     # ---- the draft's message lost its button; the final report no longer changes
-    shown = box.slack.message(CH, prompt.ts)
+    shown = box.slack.message(prompt.channel, prompt.ts)
     assert "[Finalise report]" not in shown.rendered
     assert "Finalised by @bob (version 2)" in shown.rendered
     again = await box.click("carol", prompt, ActionId.FINALISE_REPORT.value)

@@ -91,7 +91,7 @@ async def test_demo_runs_the_whole_story_and_writes_the_report(tmp_path):
         "every queue has been back under its threshold for 10m",
         "alice clicks [Resolve]",
         "== ✅ Incident #1 resolved: Large email queue backlog detected ==",
-        "== 📄 Report for incident #1 ==",
+        "== 📄 Report draft, incident #1 (resolved) ==",
         "[Archive this channel]",
     ]
     at = 0

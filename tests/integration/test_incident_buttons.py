@@ -111,7 +111,9 @@ async def test_after_resolve_every_stale_button_says_the_incident_is_resolved(
     # The alert's buttons gave way to the outcome and a link to the report.
     final = sandbox.slack.message(alert.channel, alert.ts)
     assert not [b for b in final.blocks if b["type"] == "actions"]
-    report = next(m for m in sandbox.channel_messages() if "Peak Queue Size" in m.rendered)
+    report = next(
+        m for m in sandbox.channel_messages() if "Report draft, incident #1" in m.rendered
+    )
     archives = f"https://backlog-bot-demo.slack.com/archives/{report.channel}"
     link = f"{archives}/p{report.ts.replace('.', '')}"
     assert f"*Report:* <{link}|Report for incident #1>" in final.rendered

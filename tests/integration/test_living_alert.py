@@ -171,7 +171,7 @@ async def test_the_bot_resolves_by_itself_after_the_longer_quiet_period(
 
     incident = await sandbox.runtime.store.get_incident(1)
     assert not incident.is_open and incident.resolved_by == "backlog-bot"
-    assert any("Peak Queue Size" in m.rendered for m in sandbox.channel_messages())
+    assert any("Report draft, incident #1" in m.rendered for m in sandbox.channel_messages())
     alert = the_alert(sandbox)
     final = sandbox.slack.message(alert.channel, alert.ts).rendered
     assert "*Resolved* by Backlog Bot, after a quiet period" in final

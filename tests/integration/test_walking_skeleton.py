@@ -118,7 +118,7 @@ async def test_backlog_to_report(sandbox: Sandbox, redis_client, clock):
     assert "requested by @alice at 09:16:00 UTC; approved by @bob at 09:17:00 UTC" in report
     assert "outcome: succeeded at 09:17:00 UTC" in report
     assert "<@" not in report  # people are named, nobody is pinged
-    [posted] = [m for m in sandbox.channel_messages() if "report draft" in m.rendered]
+    [posted] = [m for m in sandbox.channel_messages() if "Report draft, incident #1" in m.rendered]
     assert "*Peak*: 2,500 in `email_processing_queue`" in posted.rendered
     assert "[Finalise report]" in posted.rendered
     files = {u.filename: u for u in sandbox.slack.uploads if u.thread_ts == posted.ts}

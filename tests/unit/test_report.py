@@ -30,16 +30,16 @@ from bot.domain.report import (
     ReportSources,
     ReportState,
     classify_note,
-    compose_report,
     elapsed,
     format_duration,
     format_elapsed,
     format_instant,
     merge_channel,
     render_markdown,
-    report_chart,
     report_data,
 )
+from bot.domain.report.chart import report_chart
+from bot.domain.report.compose import compose_report
 from bot.domain.report.figures import backlog_span, net_rate, queue_figures
 
 T0 = datetime(2026, 11, 28, 9, 40, 26, tzinfo=UTC)

@@ -57,7 +57,7 @@ def summary_lines(doc: ReportDocument) -> list[str]:
 
 
 def prompt_text(doc: ReportDocument, report: StoredReport) -> str:
-    return f"Incident #{doc.incident_id} resolved: report draft v{report.version}"
+    return f"Report draft v{report.version} for incident #{doc.incident_id} (resolved)"
 
 
 def prompt_blocks(doc: ReportDocument, report: StoredReport) -> list[Block]:
@@ -69,7 +69,7 @@ def prompt_blocks(doc: ReportDocument, report: StoredReport) -> list[Block]:
         "or `prevention:` (edits count). When they are in, click *Finalise report*."
     )
     return [
-        header(f":page_facing_up: Incident #{doc.incident_id} resolved: report draft"),
+        header(f":page_facing_up: Report draft, incident #{doc.incident_id} (resolved)"),
         section("\n".join(summary_lines(doc))),
         section(ask),
         context(
@@ -94,7 +94,7 @@ def prompt_blocks(doc: ReportDocument, report: StoredReport) -> list[Block]:
 def finalised_prompt_blocks(doc: ReportDocument, report: StoredReport) -> list[Block]:
     """The draft's message once the report is final: no button, a pointer instead."""
     return [
-        header(f":page_facing_up: Incident #{doc.incident_id} resolved: report final"),
+        header(f":page_facing_up: Report final, incident #{doc.incident_id} (resolved)"),
         section("\n".join(summary_lines(doc))),
         context(
             f"Finalised by {_who(doc, report.built_by)} (version {report.version}); the "
