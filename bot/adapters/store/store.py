@@ -23,8 +23,8 @@ from bot.adapters.store.incidents import IncidentQueries
 from bot.adapters.store.measures import MeasureQueries
 from bot.adapters.store.outbox import OutboxMessage, OutboxQueries
 from bot.adapters.store.paging import PagingQueries
-from bot.adapters.store.requeue_journal import RequeueJournalQueries
 from bot.adapters.store.reports import ReportQueries
+from bot.adapters.store.requeue_journal import RequeueJournalQueries
 from bot.adapters.store.samples import PageQueries, SampleQueries
 from bot.adapters.store.slack_events import Receipt, SlackEventQueries
 
