@@ -397,3 +397,23 @@ def test_notes_with_lesson_and_prevention_prefixes():
     assert classify_note("Lesson: add alerts") == (EventKind.LESSON, "add alerts")
     assert classify_note("  prevention: HPA") == (EventKind.PREVENTION, "HPA")
     assert classify_note("db ok") == (EventKind.NOTE, "db ok")
+
+
+def test_a_prevention_measure_that_changes_a_rule_links_its_backtest(playbook):
+    timeline = (
+        TimelineEntry(
+            7,
+            T0 + 9 * MIN,
+            EventKind.PREVENTION,
+            "UALICE",
+            "alert earlier: EmailQueueBacklog.threshold=800 EmailQueueBacklog.for=5m",
+        ),
+        TimelineEntry(7, T0 + 9 * MIN, EventKind.PREVENTION, "UALICE", "HPA min 4"),
+    )
+    text = render_markdown(compose_report(sources(playbook, timeline=timeline)))
+    prevention = text.split("### Prevention Measures")[1]
+    assert (
+        "  - Backtest this change: `/backlog backtest EmailQueueBacklog.threshold=800 "
+        "EmailQueueBacklog.for=5m`"
+    ) in prevention
+    assert prevention.count("Backtest this change") == 1  # not for "HPA min 4"

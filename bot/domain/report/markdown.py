@@ -37,6 +37,7 @@ from bot.domain.report.durations import (
     format_elapsed,
     format_instant,
 )
+from bot.domain.rule_changes import backtest_hint
 from bot.domain.text import mrkdwn_escape
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -262,9 +263,14 @@ class _Writer:
                 else "`/backlog note prevention: …`"
             )
             return [f"### {title}", f"- {NOT_RECORDED} (add with {hint})"]
-        return [f"### {title}"] + [
-            f"- {_indent(mrkdwn_escape(c.text))} ({self.who(c.by)})" for c in items
-        ]
+        lines = [f"### {title}"]
+        for c in items:
+            lines.append(f"- {_indent(mrkdwn_escape(c.text))} ({self.who(c.by)})")
+            # A prevention measure that changes a rule links the backtest of that change.
+            backtest = backtest_hint(c.text) if "Prevention" in title else None
+            if backtest:
+                lines.append(f"  - {backtest}")
+        return lines
 
     def chart(self) -> list[str]:
         return [
