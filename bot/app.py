@@ -55,7 +55,9 @@ from bot.services.channel_events import ChannelEvents
 from bot.services.commands import CommandRouter, Invocation
 from bot.services.delivery import SlackSender
 from bot.services.diagnosis import DiagnosisService
+from bot.services.effects import EffectService
 from bot.services.escalation import EscalationService
+from bot.services.followups import FollowUps
 from bot.services.incidents import IncidentService
 from bot.services.messages import Messages, alert_key
 from bot.services.monitor import Monitor
@@ -92,6 +94,7 @@ class Runtime:
     paging: Paging
     reports: ReportService
     channel_events: ChannelEvents
+    effects: EffectService
     embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
 
     async def start_background(self) -> None:
@@ -199,6 +202,15 @@ async def build_runtime(
         paging.vendors.after_sample,
         paging.timer.after_sample,
     ]
+    effects = _wire_effects(store, kube, messages, playbook, clock, actions, monitor)
+    follow_ups = FollowUps(
+        store=store,
+        kube=kube,
+        redis=redis,
+        actions=actions,
+        playbook=playbook,
+        clock=clock,
+    )
     sender = SlackSender(
         store,
         SlackTransport(
@@ -235,7 +247,7 @@ async def build_runtime(
     slack_app = build_slack_app(
         client=slack,
         signing_secret=signing_secret,
-        handlers=_handlers(router, buttons),
+        handlers=_handlers(router, buttons, follow_ups),
         channel=_channel_handlers(channel_events, reports),
     )
     return Runtime(
@@ -257,8 +269,30 @@ async def build_runtime(
         paging=paging,
         reports=reports,
         channel_events=channel_events,
+        effects=effects,
         embedded=embedded,
     )
+
+
+def _wire_effects(
+    store: Store,
+    kube: KubeClient,
+    messages: Messages,
+    playbook: Playbook,
+    clock: Clock,
+    actions: ActionService,
+    monitor: Monitor,
+) -> EffectService:
+    """Issue 12: every executed action gets its effect check (scheduled in the
+    transaction that records its outcome, judged on each monitor sample), and what the
+    executors change or snapshot is kept for Roll back / Re-analyse."""
+    effects = EffectService(
+        store=store, kube=kube, messages=messages, playbook=playbook, clock=clock
+    )
+    actions.on_finished = effects.schedule
+    actions.executors.recorder = effects
+    monitor.after_sample.append(effects.on_sample)
+    return effects
 
 
 def _wire_delivery_hooks(sender: SlackSender, store: Store, actions: ActionService) -> None:
@@ -321,18 +355,28 @@ async def start_backends(settings: Settings, *, redis: bool = True) -> Backends:
     return Backends(redis_url=redis_url, database_url=database_url, embedded=embedded)
 
 
-def _handlers(router: CommandRouter, buttons: ButtonHandlers) -> Handlers:
+def _handlers(router: CommandRouter, buttons: ButtonHandlers, follow_ups: FollowUps) -> Handlers:
     async def command(call: CommandCall) -> Answer:
         reply = await router.handle(
             Invocation(text=call.text, user=call.user, channel=call.channel)
         )
         return Answer(text=reply.text, ephemeral=reply.ephemeral)
 
+    async def roll_back(request_id: uuid.UUID, user: str, channel: str) -> Answer:
+        request = await follow_ups.request_rollback(request_id, user, channel)
+        return Answer(f"Approval requested: {request.summary}.")
+
+    async def reanalyse(request_id: uuid.UUID, user: str, channel: str) -> Answer:
+        request = await follow_ups.request_reanalysis(request_id, user, channel)
+        return Answer(f"Approval requested: {request.summary}.")
+
     return Handlers(
         command=command,
         approve=buttons.approve,
         deny=buttons.deny,
         incident_button=buttons.incident_button,
+        roll_back=roll_back,
+        reanalyse=reanalyse,
     )
 
 

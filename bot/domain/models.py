@@ -33,6 +33,8 @@ class EventKind(StrEnum):
     ACTION_DENIED = "action_denied"
     ACTION_SUCCEEDED = "action_succeeded"
     ACTION_FAILED = "action_failed"
+    EFFECT_VERDICT = "effect_verdict"  # an effect check's verdict on an action
+    DRAIN_COUNTED = "drain_counted"  # what an emergency drain took of its snapshot
     NOTE = "note"
     ROOT_CAUSE = "root_cause"
     LESSON = "lesson"

@@ -167,12 +167,30 @@ class WorkerConfig(_Model):
     keys: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")], ConfigKey]
 
 
+class DrainRecovery(_Model):
+    """What the bot keeps of an emergency drain so the emails it processed with minimal
+    analysis can be analysed fully later (see :mod:`bot.domain.recovery`).
+
+    ``ttl``: how long Redis keeps the snapshot of the drained ids; ``reanalyse_to``: the
+    queue the processed ids go back onto for full analysis (None: no Re-analyse is
+    offered); ``batch_size`` ids per atomic step, at most ``max_per_minute`` ids a minute
+    so the re-analysis does not cause the next backlog."""
+
+    ttl: Duration = Field(default=timedelta(days=7), ge=timedelta(minutes=10))
+    reanalyse_to: str | None = None
+    batch_size: int = Field(default=100, ge=1, le=2000)
+    max_per_minute: int = Field(default=600, ge=1, le=100_000)
+
+
 class EmergencyDrain(_Model):
     job_name: K8sName
     image: str = Field(min_length=1)
     command: tuple[str, ...] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
     backoff_limit: int = Field(default=3, ge=0, le=20)
+    # The queue the drain Job empties (None: the playbook's first queue).
+    queue: str | None = None
+    recovery: DrainRecovery = DrainRecovery()
 
 
 class ActionKind(StrEnum):
@@ -181,6 +199,12 @@ class ActionKind(StrEnum):
     RESTART = "restart"
     TUNE = "tune"
     DRAIN = "drain"
+    REANALYSE = "reanalyse"  # an emergency drain's emails, back for full analysis
+
+
+#: Kinds whose approval policy may be left out of a playbook: they use another
+#: kind's (re-analysis pushes ids onto a queue, as a requeue does).
+POLICY_FALLBACK = {ActionKind.REANALYSE: ActionKind.REQUEUE}
 
 
 class ActionPolicy(_Model):
@@ -284,6 +308,19 @@ class Capacity(_Model):
     )
 
 
+class EffectCheck(_Model):
+    """How the bot judges whether an executed action helped (see :mod:`bot.domain.effects`).
+
+    It watches the action's queue for ``window`` after the action; the consumers'
+    throughput change must exceed ``min_change`` of their throughput before (and
+    ``min_change_per_minute`` jobs/min, and twice the trends' combined standard error)
+    to count as helping or worse; anything smaller is "no effect"."""
+
+    window: Duration = Field(default=timedelta(minutes=10), ge=timedelta(minutes=2))
+    min_change: float = Field(default=0.1, gt=0, le=1)
+    min_change_per_minute: float = Field(default=5.0, ge=0)
+
+
 class Diagnostics(_Model):
     """Where ``/backlog diagnose`` looks (the runbook's root-cause checks)."""
 
@@ -369,6 +406,7 @@ class Playbook(_Model):
     # Who may run each /backlog sub-command (bot/domain/permissions.py has the defaults).
     permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     time_zone: TimeZoneName = "UTC"
+    effect_check: EffectCheck = EffectCheck()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -383,7 +421,14 @@ class Playbook(_Model):
         return tuple(q.name for q in self.queues)
 
     def policy(self, kind: ActionKind) -> ActionPolicy:
+        if kind not in self.actions and kind in POLICY_FALLBACK:
+            return self.actions[POLICY_FALLBACK[kind]]
         return self.actions[kind]
+
+    @property
+    def drain_queue(self) -> str:
+        """The queue the emergency drain Job empties."""
+        return self.emergency_drain.queue or self.queues[0].name
 
 
 class PlaybookProblem(BaseModel):
@@ -474,10 +519,37 @@ def cross_check(playbook: Playbook) -> list[PlaybookProblem]:
         PlaybookProblem(field=field, reason=reason)
         for field, reason in check_permissions(playbook.permissions, tuple(playbook.roles))
     ]
-    missing = [kind.value for kind in ActionKind if kind not in playbook.actions]
+    problems += _check_drain(playbook)
+    missing = [
+        kind.value
+        for kind in ActionKind
+        if kind not in playbook.actions and kind not in POLICY_FALLBACK
+    ]
     if missing:
         problems.append(
             PlaybookProblem(field="actions", reason=f"no approval policy for: {', '.join(missing)}")
+        )
+    return problems
+
+
+def _check_drain(playbook: Playbook) -> list[PlaybookProblem]:
+    queues = set(playbook.queue_names)
+    drain = playbook.emergency_drain
+    named = [("emergency_drain.queue", drain.queue)]
+    named.append(("emergency_drain.recovery.reanalyse_to", drain.recovery.reanalyse_to))
+    problems = [
+        PlaybookProblem(field=where, reason=f"unknown queue '{name}'")
+        for where, name in named
+        if name is not None and name not in queues
+    ]
+    if drain.recovery.reanalyse_to is not None and drain.recovery.reanalyse_to == (
+        playbook.drain_queue
+    ):
+        problems.append(
+            PlaybookProblem(
+                field="emergency_drain.recovery.reanalyse_to",
+                reason="must not be the queue the drain empties (the drain would take them again)",
+            )
         )
     return problems
 

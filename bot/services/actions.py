@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,10 @@ from bot.services.messages import Messages, request_key
 from bot.services.ports import Directory
 
 log = logging.getLogger(__name__)
+
+# Runs in the transaction recording an executed action's outcome (the effect check,
+# bot/services/effects.py; wired in bot/app.py).
+FinishedHook = Callable[[Store, ActionRequest], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class ActionService:
             playbook=playbook,
             clock=clock,
         )
+        self.on_finished: FinishedHook | None = None
 
     # ---- requesting ------------------------------------------------------
 
@@ -274,6 +279,8 @@ class ActionService:
                 await self._audit(tx, finished, "backlog-bot", "failed", {"error": str(error)})
             await self._messages.approval_changed(tx, finished, policy)
             await self._messages.outcome(tx, finished, _outcome_text(finished))
+            if self.on_finished is not None:
+                await self.on_finished(tx, finished)
         return finished
 
     async def _progress(

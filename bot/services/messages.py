@@ -13,14 +13,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from bot.adapters.slack import blocks, report_blocks
+from bot.adapters.slack import blocks, effect_blocks, report_blocks
 from bot.adapters.slack import incident_blocks as texts
 from bot.adapters.slack.fit import INLINE_LIMIT, shorten, split_sections
 from bot.adapters.store import Store
 from bot.adapters.store.outbox import incident_destination
 from bot.domain.chart import ChartData, alert_chart
+from bot.domain.effects import Judgement
 from bot.domain.models import ActionRequest, Clock, Incident
 from bot.domain.playbook import ActionPolicy, EscalationTier
+from bot.domain.recovery import Recovery
 from bot.domain.report import ReportDocument, ReportState, StoredReport
 from bot.domain.views import AlertView
 
@@ -249,6 +251,57 @@ class Messages:
             thread_key=request_key(request.id),
             incident_id=request.incident_id,
         )
+
+    async def effect(
+        self,
+        tx: Store,
+        request: ActionRequest,
+        judgement: Judgement,
+        *,
+        watch_until: datetime | None,
+        window_seconds: float,
+        can_roll_back: bool,
+    ) -> None:
+        """The action's effect check: one message in its thread, edited as data arrives
+        (issue 12; bot/services/effects.py)."""
+        body = effect_blocks.effect_payload(
+            request,
+            judgement,
+            watch_until=watch_until,
+            window_seconds=window_seconds,
+            can_roll_back=can_roll_back,
+        )
+        await self._in_thread(
+            tx, f"{request_key(request.id)}/effect", request_key(request.id), request, body
+        )
+
+    async def drain_recovery(self, tx: Store, recovery: Recovery, reanalyse_to: str | None) -> None:
+        """An emergency drain's count (processed vs snapshotted) in its thread, and the
+        Re-analyse button once the backlog is over (issue 12)."""
+        key = request_key(recovery.request_id)
+        body = effect_blocks.recovery_payload(recovery, reanalyse_to=reanalyse_to)
+        if not await tx.update_message(f"{key}/recovery", body):
+            await tx.enqueue_message(
+                f"{key}/recovery",
+                recovery.channel,
+                body,
+                at=self._clock(),
+                thread_key=key,
+                incident_id=recovery.incident_id,
+            )
+
+    async def _in_thread(
+        self, tx: Store, key: str, thread_key: str, request: ActionRequest, body: blocks.Payload
+    ) -> None:
+        if not await tx.update_message(key, body):
+            await tx.enqueue_message(
+                key,
+                request.channel or "",
+                body,
+                at=self._clock(),
+                thread_key=thread_key,
+                incident_id=request.incident_id,
+            )
 
     async def say(
         self,

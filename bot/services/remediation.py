@@ -31,9 +31,14 @@ from bot.domain.actions import (
 )
 from bot.domain.errors import BotError
 from bot.domain.playbook import ActionKind, Playbook
+from bot.domain.rollback import Target
 from bot.domain.workloads import JobPhase, RolloutPhase, RolloutStatus, describe_unready
+from bot.services.changes import ChangeHook, record_change
 
 Progress = Callable[[str], Awaitable[None]]
+# A drain's recovery steps: before its Job starts; once it ended (succeeded or not).
+DrainStart = Callable[[], Awaitable[None]]
+DrainEnd = Callable[[bool], Awaitable[None]]
 
 ROLLOUT_POLLING = Polling(poll_seconds=2.0, timeout_seconds=900.0)
 DRAIN_POLLING = Polling(poll_seconds=5.0, timeout_seconds=3600.0)
@@ -133,9 +138,11 @@ async def execute_tune(
     *,
     now: datetime | None = None,
     polling: Polling = ROLLOUT_POLLING,
+    on_change: ChangeHook | None = None,
 ) -> dict[str, Any]:
     """Patches the worker ConfigMap, then restarts every deployment that reads it:
-    pods read the ConfigMap's values only when they start."""
+    pods read the ConfigMap's values only when they start. ``on_change`` is told the
+    values replaced (None: the key was unset), before the restarts."""
     config = playbook.worker_config
     changes = {str(k): str(v) for k, v in dict(params["changes"]).items()}
     for key, value in changes.items():
@@ -152,6 +159,19 @@ async def execute_tune(
     replaced = await kube.patch_configmap(playbook.namespace, config.configmap, changes)
     summary = ", ".join(f"{k}: {old or '(unset)'} → {new}" for k, (old, new) in replaced.items())
     await on_progress(f":gear: ConfigMap `{config.configmap}` updated ({summary})")
+    if on_change is not None:
+        before = {k: old for k, (old, _) in replaced.items()}
+        after = {k: new for k, (_, new) in replaced.items()}
+        await record_change(
+            kube,
+            on_change,
+            on_progress,
+            Target.CONFIGMAP,
+            config.configmap,
+            playbook,
+            before,
+            after,
+        )
     at = now or datetime.now(UTC)
     rollouts = {}
     for name in readers:
@@ -173,17 +193,27 @@ async def execute_drain(
     on_progress: Progress,
     *,
     polling: Polling = DRAIN_POLLING,
+    before_start: DrainStart | None = None,
+    after_end: DrainEnd | None = None,
 ) -> dict[str, Any]:
-    """Runs the emergency-drain Job and follows it until it succeeds or fails."""
+    """Runs the emergency-drain Job and follows it until it succeeds or fails.
+
+    ``before_start`` runs right before the Job is created (its failure means the Job
+    is not created); ``after_end`` once the Job has ended, with whether it succeeded
+    (not when it is still running at the timeout: it may still be taking jobs)."""
     name = str(params["job"])
     prefix = f"{playbook.emergency_drain.job_name}-"
     if not name.startswith(prefix):
         raise ActionFailed(f"`{name}` is not a drain job of this playbook")
     # Rebuilt from the playbook now rather than trusted from the stored request.
     manifest = plan_drain(playbook, name.removeprefix(prefix)).params["manifest"]
+    if before_start is not None:
+        await before_start()
     await kube.create_job(playbook.namespace, manifest)
     await on_progress(f":rotating_light: Job `{name}` created")
     status = await follow_job(kube, playbook.namespace, name, on_progress, polling)
+    if after_end is not None and status.phase is not JobPhase.RUNNING:
+        await after_end(status.phase is JobPhase.SUCCEEDED)
     if status.phase is JobPhase.FAILED:
         raise ActionFailed(f"Job `{name}` failed: {status.message or 'no reason given'}")
     if status.phase is JobPhase.RUNNING:
@@ -200,6 +230,7 @@ async def execute_scale(
     on_progress: Progress,
     *,
     polling: Polling = ROLLOUT_POLLING,
+    on_change: ChangeHook | None = None,
 ) -> dict[str, Any]:
     """``kubectl scale``, or the HPA's bounds when the plan found an HPA in charge,
     then followed until the deployment's pods are Ready (``kubectl rollout status``).
@@ -214,11 +245,18 @@ async def execute_scale(
     if deployment is None or not deployment.min_replicas <= replicas <= deployment.max_replicas:
         raise ActionFailed("the request is no longer within the playbook's bounds")
     if "hpa" in params:
-        return await execute_hpa_bounds(kube, playbook, params, on_progress, polling=polling)
+        return await execute_hpa_bounds(
+            kube, playbook, params, on_progress, polling=polling, on_change=on_change
+        )
     name = str(params["deployment"])
     before, after = await kube.scale(playbook.namespace, name, replicas)
+    if on_change is not None:
+        values = ({"replicas": before}, {"replicas": after})
+        await record_change(
+            kube, on_change, on_progress, Target.DEPLOYMENT, name, playbook, *values
+        )
     done = f"`{name}` scaled from {before} to {after} replicas"
-    status = await _follow_scale(kube, playbook, name, on_progress, polling, done)
+    status = await follow_scaled(kube, playbook, name, on_progress, polling, done)
     return {
         "deployment": name,
         "replicas_before": before,
@@ -227,7 +265,7 @@ async def execute_scale(
     }
 
 
-async def _follow_scale(
+async def follow_scaled(
     kube: KubeClient,
     playbook: Playbook,
     name: str,
@@ -278,6 +316,7 @@ async def execute_hpa_bounds(
     on_progress: Progress,
     *,
     polling: Polling = ROLLOUT_POLLING,
+    on_change: ChangeHook | None = None,
 ) -> dict[str, Any]:
     """Sets an HPA's minReplicas/maxReplicas, then follows the deployment until the
     HPA has brought it within the new bounds and its pods are Ready.
@@ -301,8 +340,15 @@ async def execute_hpa_bounds(
             f"minReplicas {low} / maxReplicas {high} is no longer within the playbook's bounds "
             f"for `{name}` ({bounds.min_replicas} to {bounds.max_replicas})"
         )
+    running = await kube.deployment_status(playbook.namespace, name)
     updated = await kube.set_hpa_bounds(playbook.namespace, hpa.name, low, high)
-    status = await _follow_scale(
+    if on_change is not None:
+        before = {"min_replicas": hpa.min_replicas, "max_replicas": hpa.max_replicas}
+        after = {"min_replicas": updated.min_replicas, "max_replicas": updated.max_replicas}
+        await record_change(
+            kube, on_change, on_progress, Target.HPA, hpa.name, playbook, before, after
+        )
+    status = await follow_scaled(
         kube,
         playbook,
         name,
@@ -322,6 +368,7 @@ async def execute_hpa_bounds(
         "max_replicas": updated.max_replicas,
         "min_before": hpa.min_replicas,
         "max_before": hpa.max_replicas,
+        "replicas_before": running.desired,
         "replicas": status.desired,
         "ready": status.ready,
     }

@@ -28,6 +28,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bot.adapters.kube import convert
 from bot.adapters.kube.errors import RETRIABLE, KubeError, Throttle, error_from
+from bot.adapters.kube.versions import VersionedObjects
 from bot.domain.actions import DeploymentPaused
 from bot.domain.models import DeploymentStatus
 from bot.domain.workloads import (
@@ -48,7 +49,7 @@ _REQUEST_TIMEOUT = (5.0, 15.0)  # connect, read (seconds)
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
-class KubeClient:
+class KubeClient(VersionedObjects):  # versions.py: reads/writes for rollbacks
     def __init__(
         self,
         api_client: k8s.ApiClient,

@@ -11,7 +11,9 @@ keys of one slot; that decides whether a requeue can be one atomic script per ba
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
+from uuid import UUID
 
 from redis.crc import key_slot
 
@@ -86,3 +88,39 @@ def batch_marker(target_queue: str, batch_id: str) -> str:
     (``pushed``) or given up (``abandoned``); in the queue's slot, so one script can push
     the ids and set it together."""
     return f"{slot_anchor(target_queue)}:{OWN_PREFIX}:requeue-batch:{batch_id}"
+
+
+@dataclass(frozen=True)
+class DrainKeys:
+    """The recovery keys of one emergency drain (issue 12).
+
+    * ``snapshot`` (list): the drained queue's ids when the Job was about to start;
+    * ``remaining`` (list), ``remaining_set`` (set) and ``held`` (set): the queue and the
+      processing set as they were when the Job ended, while they are being counted
+      (deleted once counted);
+    * ``taken`` (list): the snapshot's ids the drain took, waiting for re-analysis;
+    * ``state`` (hash): counts and cursors, so each step resumes without repeating.
+
+    All sit in the slot of ``anchor`` (the queue the ids go back onto), so the scripts
+    that count them and move them onto that queue each touch one slot.
+    """
+
+    snapshot: str
+    remaining: str
+    remaining_set: str
+    held: str
+    taken: str
+    state: str
+
+
+def drain_keys(request_id: UUID, anchor: str) -> DrainKeys:
+    """The recovery keys of the drain ``request_id``, in ``anchor``'s hash slot."""
+    base = f"{slot_anchor(anchor)}:{OWN_PREFIX}:drain:{request_id}"
+    return DrainKeys(
+        snapshot=f"{base}:snapshot",
+        remaining=f"{base}:remaining",
+        remaining_set=f"{base}:remaining-set",
+        held=f"{base}:held",
+        taken=f"{base}:taken",
+        state=f"{base}:state",
+    )

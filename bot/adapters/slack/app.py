@@ -48,6 +48,10 @@ class Handlers:
     # it they run as the commands they stand for.
     incident_button: Callable[[IncidentButtonCall], Awaitable[Answer]] | None = None
 
+    # Issue 12's buttons: (earlier request id, user, channel) -> answer.
+    roll_back: Callable[[uuid.UUID, str, str], Awaitable[Answer]] | None = None
+    reanalyse: Callable[[uuid.UUID, str, str], Awaitable[Answer]] | None = None
+
 
 @dataclass(frozen=True)
 class IncidentButtonCall:
@@ -115,6 +119,7 @@ def build_slack_app(
         ),
     }
     buttons.update(_incident_buttons(handlers))
+    buttons.update(_follow_up_buttons(handlers))
     for action_id, make_runner in buttons.items():
         app.action(action_id.value)(_button_listener(action_id.value, make_runner, work))
     if channel is not None:
@@ -204,6 +209,36 @@ def _button_listener(
         await slots.run(work)
 
     return on_click
+
+
+def _follow_up_buttons(handlers: Handlers) -> dict[ActionId, Callable[[dict[str, Any]], Runner]]:
+    """Roll back (on an effect check) and Re-analyse (on a drain's count): the button's
+    value is the earlier request's id, nothing else (issue 12)."""
+    found: dict[ActionId, Callable[[dict[str, Any]], Runner]] = {}
+    for action_id, handler in (
+        (ActionId.ROLL_BACK, handlers.roll_back),
+        (ActionId.REANALYSE, handlers.reanalyse),
+    ):
+        if handler is not None:
+            found[action_id] = _follow_up(handler)
+    return found
+
+
+def _follow_up(
+    handler: Callable[[uuid.UUID, str, str], Awaitable[Answer]],
+) -> Callable[[dict[str, Any]], Runner]:
+    def make(body: dict[str, Any]) -> Runner:
+        channel = str((body.get("channel") or {}).get("id", ""))
+
+        async def run(value: str, user: str) -> Answer:
+            request_id = _request_id(value)
+            if request_id is None:
+                return Answer(_BAD_BUTTON)
+            return await handler(request_id, user, channel)
+
+        return run
+
+    return make
 
 
 async def _stale_button(_value: str, _user: str) -> Answer:

@@ -17,6 +17,10 @@ class ActionId(StrEnum):
     RESOLVE = "backlog_resolve"
     ARCHIVE = "backlog_archive"
     FINALISE_REPORT = "backlog_finalise_report"
+    # Issue 12: on an effect check (value: the original request's id) and on a
+    # drain's count (value: the drain request's id).
+    ROLL_BACK = "backlog_roll_back"
+    REANALYSE = "backlog_reanalyse"
 
 
 class BlockId(StrEnum):
@@ -27,6 +31,9 @@ class BlockId(StrEnum):
     RECOVERY_BUTTONS = "backlog_recovery_buttons"
     CLOSING_BUTTONS = "backlog_closing_buttons"
     REPORT_BUTTONS = "backlog_report_buttons"
+
+    EFFECT_BUTTONS = "backlog_effect_buttons"
+    DRAIN_RECOVERY_BUTTONS = "backlog_drain_recovery_buttons"
 
 
 def incident_value(incident_id: int, *parts: str) -> str:

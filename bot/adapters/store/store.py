@@ -18,6 +18,7 @@ from bot.adapters.store.actions import ActionQueries, Judge
 from bot.adapters.store.alerts import AlertQueries
 from bot.adapters.store.base import init_connection
 from bot.adapters.store.channel import ChannelQueries
+from bot.adapters.store.effects import EffectQueries
 from bot.adapters.store.events import EventQueries
 from bot.adapters.store.incidents import IncidentQueries
 from bot.adapters.store.measures import MeasureQueries
@@ -45,6 +46,7 @@ class Store(
     SlackEventQueries,
     ChannelQueries,
     ReportQueries,
+    EffectQueries,
 ):
     """Typed queries over an asyncpg pool (or, inside :meth:`transaction`, one connection)."""
 
