@@ -604,6 +604,7 @@ async def test_hpa_bounds_are_raised_and_the_deployment_followed_to_ready(emulat
         "max_replicas": 12,
         "min_before": 2,
         "max_before": 10,
+        "replicas_before": 2,
         "replicas": 6,
         "ready": 6,
     }
