@@ -208,6 +208,7 @@ async def build_runtime(
         kube=kube,
         redis=redis,
         actions=actions,
+        directory=directory,
         playbook=playbook,
         clock=clock,
     )

@@ -69,6 +69,14 @@ async def test_roll_back_restores_the_previous_replicas_after_approval(sandbox):
     )
 
 
+async def test_only_those_who_may_scale_may_ask_to_roll_a_scale_back(sandbox):
+    effect = await scaled(sandbox)
+    refused = await sandbox.click("dave", effect, ActionId.ROLL_BACK.value)
+    assert refused.text.startswith(":no_entry: Only members of ")
+    assert "may run `/backlog scale`" in refused.text
+    assert sandbox.find_message(ActionId.APPROVE.value) is None
+
+
 async def test_roll_back_is_refused_after_someone_scaled_it_since(sandbox, someone):
     effect = await scaled(sandbox)
     await someone.scale(NS, EMAIL, 8)  # kubectl scale --replicas=8
