@@ -23,6 +23,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import asyncpg
+
 from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.store import Store
 from bot.adapters.store.effects import CheckRow
@@ -116,12 +118,28 @@ class EffectService:
 
     async def on_sample(self, sample: QueueSample) -> None:
         """Judges every check being watched again, and offers or withdraws drains'
-        Re-analyse. Called by the monitor after each stored sample."""
+        Re-analyse. Called by the monitor after each stored sample; a failure is logged
+        and the check (kept in PostgreSQL) is judged again on the next sample, so it
+        never stops the monitor's other hooks."""
         now = self._clock()
-        for check in await self._store.watching_checks():
-            await self._evaluate(check, now)
-        for recovery in await self._store.open_recoveries():
-            await self._offer(recovery, sample, now)
+        try:
+            checks = await self._store.watching_checks()
+            recoveries = await self._store.open_recoveries()
+        except (asyncpg.PostgresError, OSError):
+            # The monitor's hooks each handle their own failures; these rows stay and
+            # are read again on the next sample (PostgreSQL down shows in /readyz).
+            log.exception("effect checks could not be read; trying again next sample")
+            return
+        for check in checks:
+            try:
+                await self._evaluate(check, now)
+            except Exception:  # one check's failure must not stop the others
+                log.exception("effect check %s failed; trying again next sample", check.request_id)
+        for recovery in recoveries:
+            try:
+                await self._offer(recovery, sample, now)
+            except Exception:
+                log.exception("drain recovery %s failed; trying again", recovery.request_id)
 
     async def _evaluate(self, check: CheckRow, now: datetime) -> None:
         request = await self._store.get_action_request(check.request_id)

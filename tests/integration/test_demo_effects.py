@@ -1,6 +1,7 @@
 """The demo's story can show the scale's verdict with throughput before and after:
-the demo's simulated PhishNet (12 emails/s, two email workers at 4/s each) on the
-injected clock, its scale to the suggested 6 workers, and what the report reads."""
+the demo's simulated PhishNet (250 emails a minute, two email workers at the runbook's
+50 a minute each) on the injected clock, a scale to 6 workers, and what the report
+reads."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ async def test_the_demo_scale_gets_a_verdict_with_throughput_before_and_after(
         sandbox.runtime.redis,
         ready,
         [
-            QueueLoad(EMAIL, DEPLOYMENT, arrivals_per_second=12, jobs_per_worker_second=4),
-            QueueLoad("analysis_queue", "phishnet-worker-analysis", 3, 4),
+            QueueLoad(EMAIL, DEPLOYMENT, arrivals_per_minute=250, jobs_per_worker_minute=50),
+            QueueLoad("analysis_queue", "phishnet-worker-analysis", 60, 50),
         ],
     )
 
@@ -48,17 +49,20 @@ async def test_the_demo_scale_gets_a_verdict_with_throughput_before_and_after(
 
     effect = in_thread(sandbox, approval, "Effect check").rendered
     assert ":white_check_mark: *Helping*" in effect and "Final verdict." in effect
-    assert "• Consumer throughput: ~100/min → ~" in effect
+    # 250 in; 2 workers took 100/min, 6 take 300/min: the queue turns from +150 to -50.
+    assert "• Consumer throughput: ~100/min → ~300/min (+200/min)" in effect
+    assert "growing 150/min → draining 50/min" in effect
 
     # What the demo's report shows, from the effect service (bot/services/effects.py).
     incident = await sandbox.runtime.store.latest_incident(sandbox.playbook.name)
     [scale] = await sandbox.runtime.effects.action_effects(incident.id)
     assert (scale.verdict, scale.final) == (Verdict.HELPING, True)
     numbers = scale.numbers
-    assert numbers.before.per_minute == pytest.approx(240)  # 12/s in, 2 x 4/s out
-    assert numbers.change > 700  # 6 workers take 16/s more, until the queue is empty
+    assert numbers.before.per_minute == pytest.approx(150, abs=1)
+    assert numbers.change == pytest.approx(200, abs=2)
     line = report_line(scale.summary, scale.verdict, numbers, scale.reason)
     assert line.startswith(
-        f"Scale `{DEPLOYMENT}` from 2 to 6 replicas (namespace `phishnet`): throughput ~100/min → ~"
+        f"Scale `{DEPLOYMENT}` from 2 to 6 replicas (namespace `phishnet`): throughput "
+        "~100/min → ~300/min (+200/min); time to drain never (not draining) → "
     )
-    assert line.endswith("time to drain never (not draining) → empty: *helping*")
+    assert line.endswith(": *helping*")

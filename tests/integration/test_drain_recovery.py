@@ -37,7 +37,10 @@ async def half_drained(redis_client, raw) -> tuple[uuid.UUID, set[bytes]]:
     request_id = uuid.uuid4()
     ids = [BINARY_ID] + [f"email-{i}".encode() for i in range(2999)]  # the oldest first
     await raw.lpush(EMAIL, *ids)
-    assert await recovery.snapshot_queue(redis_client, request_id, EMAIL, TTL) == 3000
+    assert (
+        await recovery.snapshot_queue(redis_client, request_id, EMAIL, anchor=ANALYSIS, ttl=TTL)
+        == 3000
+    )
     taken = await raw.rpop(EMAIL, 1510)  # the oldest first, as the workers pop
     await raw.sadd(PROCESSING, *taken[-10:])
     await raw.lpush(EMAIL, *[f"late-{i}".encode() for i in range(200)])
@@ -51,15 +54,21 @@ async def no_wait(_seconds: float) -> None:
 async def test_the_count_says_what_the_drain_took_left_and_held(redis_client, raw):
     request_id, processed = await half_drained(redis_client, raw)
     count = await recovery.count_taken(
-        redis_client, request_id, queue=EMAIL, processing_set=PROCESSING, ttl=TTL, step=97
+        redis_client,
+        request_id,
+        queue=EMAIL,
+        processing_set=PROCESSING,
+        anchor=ANALYSIS,
+        ttl=TTL,
+        step=97,
     )
     assert count == DrainCount(snapshotted=3000, taken=1500, left=1490, in_flight=10)
-    keys = drain_keys(request_id)
+    keys = drain_keys(request_id, ANALYSIS)
     assert set(await raw.lrange(keys.taken, 0, -1)) == processed
     # The copies used for counting are gone; the count is kept, and asked again is the same.
-    assert not await raw.exists(keys.snapshot, keys.remaining, keys.remaining_set)
+    assert not await raw.exists(keys.snapshot, keys.remaining, keys.remaining_set, keys.held)
     again = await recovery.count_taken(
-        redis_client, request_id, queue=EMAIL, processing_set=PROCESSING, ttl=TTL
+        redis_client, request_id, queue=EMAIL, processing_set=PROCESSING, anchor=ANALYSIS, ttl=TTL
     )
     assert again == count
     assert 0 < await raw.ttl(keys.taken) <= TTL.total_seconds()
@@ -69,7 +78,7 @@ async def test_the_count_says_what_the_drain_took_left_and_held(redis_client, ra
 async def test_reanalysis_pushes_each_taken_email_once_at_the_playbooks_pace(redis_client, raw):
     request_id, processed = await half_drained(redis_client, raw)
     await recovery.count_taken(
-        redis_client, request_id, queue=EMAIL, processing_set=PROCESSING, ttl=TTL
+        redis_client, request_id, queue=EMAIL, processing_set=PROCESSING, anchor=ANALYSIS, ttl=TTL
     )
     waits: list[float] = []
     progress: list[tuple[int, int]] = []
@@ -106,7 +115,7 @@ async def test_reanalysis_pushes_each_taken_email_once_at_the_playbooks_pace(red
 async def test_a_reanalysis_stopped_half_way_resumes_without_duplicates(redis_client, raw):
     request_id, processed = await half_drained(redis_client, raw)
     await recovery.count_taken(
-        redis_client, request_id, queue=EMAIL, processing_set=PROCESSING, ttl=TTL
+        redis_client, request_id, queue=EMAIL, processing_set=PROCESSING, anchor=ANALYSIS, ttl=TTL
     )
     batches = 0
 
@@ -120,7 +129,7 @@ async def test_a_reanalysis_stopped_half_way_resumes_without_duplicates(redis_cl
     with pytest.raises(Stop):
         await recovery.reanalyse(redis_client, request_id, sleep=dies_after_three, **options)
     assert await raw.llen(ANALYSIS) == 300
-    assert await recovery.waiting(redis_client, request_id) == 1200
+    assert await recovery.waiting(redis_client, request_id, ANALYSIS) == 1200
     done = await recovery.reanalyse(redis_client, request_id, sleep=no_wait, **options)
     assert (done.moved, done.pushed) == (1200, 1500)
     pushed = await raw.lrange(ANALYSIS, 0, -1)
@@ -130,7 +139,7 @@ async def test_a_reanalysis_stopped_half_way_resumes_without_duplicates(redis_cl
 async def test_two_reanalyses_at_once_push_each_email_once(redis_client, raw):
     request_id, processed = await half_drained(redis_client, raw)
     await recovery.count_taken(
-        redis_client, request_id, queue=EMAIL, processing_set=PROCESSING, ttl=TTL
+        redis_client, request_id, queue=EMAIL, processing_set=PROCESSING, anchor=ANALYSIS, ttl=TTL
     )
 
     async def run() -> recovery.Reanalysed:
@@ -152,16 +161,22 @@ async def test_two_reanalyses_at_once_push_each_email_once(redis_client, raw):
 async def test_a_second_snapshot_keeps_the_first_picture(redis_client, raw):
     request_id = uuid.uuid4()
     await raw.lpush(EMAIL, *[f"e{i}" for i in range(50)])
-    assert await recovery.snapshot_queue(redis_client, request_id, EMAIL, TTL) == 50
+    assert (
+        await recovery.snapshot_queue(redis_client, request_id, EMAIL, anchor=ANALYSIS, ttl=TTL)
+        == 50
+    )
     await raw.lpush(EMAIL, *[f"x{i}" for i in range(20)])
-    assert await recovery.snapshot_queue(redis_client, request_id, EMAIL, TTL) == 50
-    assert await raw.llen(drain_keys(request_id).snapshot) == 50
+    assert (
+        await recovery.snapshot_queue(redis_client, request_id, EMAIL, anchor=ANALYSIS, ttl=TTL)
+        == 50
+    )
+    assert await raw.llen(drain_keys(request_id, ANALYSIS).snapshot) == 50
 
 
 async def test_failures_are_sentences(redis_client, raw):
     await raw.set(EMAIL, "not a list")
     with pytest.raises(recovery.RecoveryFailed) as failed:
-        await recovery.snapshot_queue(redis_client, uuid.uuid4(), EMAIL, TTL)
+        await recovery.snapshot_queue(redis_client, uuid.uuid4(), EMAIL, anchor=ANALYSIS, ttl=TTL)
     assert str(failed.value) == (
         "Redis refused the command: `email_processing_queue` holds a string, not a list. "
         "The drain was not started: its ids could not be snapshotted."
@@ -169,9 +184,9 @@ async def test_failures_are_sentences(redis_client, raw):
     gone = uuid.uuid4()
     with pytest.raises(recovery.RecoveryFailed, match="recovery keys are gone from Redis"):
         await recovery.count_taken(
-            redis_client, gone, queue="other", processing_set=PROCESSING, ttl=TTL
+            redis_client, gone, queue="other", processing_set=PROCESSING, anchor=ANALYSIS, ttl=TTL
         )
-    assert await recovery.waiting(redis_client, gone) is None
+    assert await recovery.waiting(redis_client, gone, ANALYSIS) is None
     with pytest.raises(recovery.RecoveryFailed, match="recovery keys are gone from Redis"):
         await recovery.reanalyse(
             redis_client,
@@ -181,4 +196,4 @@ async def test_failures_are_sentences(redis_client, raw):
             max_per_minute=60,
             sleep=no_wait,
         )
-    assert not await raw.exists(drain_keys(gone).state)  # nothing was left behind
+    assert not await raw.exists(drain_keys(gone, ANALYSIS).state)  # nothing was left behind
