@@ -161,6 +161,9 @@ async def build_runtime(
     )
     directory = SlackDirectory(slack, playbook)
     history = ChannelHistory(slack)
+    effects = EffectService(
+        store=store, kube=kube, messages=messages, playbook=playbook, clock=clock
+    )
     reports = ReportService(
         store,
         messages,
@@ -169,6 +172,7 @@ async def build_runtime(
         history=history,
         render_chart=render_depth_chart,
         directory=directory,
+        verdicts=effects.report_verdicts,
     )
     channel_events = ChannelEvents(store, clock, history.bot_ids)
     incidents = IncidentService(
@@ -202,7 +206,7 @@ async def build_runtime(
         paging.vendors.after_sample,
         paging.timer.after_sample,
     ]
-    effects = _wire_effects(store, kube, messages, playbook, clock, actions, monitor)
+    _wire_effects(effects, actions, monitor)
     follow_ups = FollowUps(
         store=store,
         kube=kube,
@@ -275,25 +279,14 @@ async def build_runtime(
     )
 
 
-def _wire_effects(
-    store: Store,
-    kube: KubeClient,
-    messages: Messages,
-    playbook: Playbook,
-    clock: Clock,
-    actions: ActionService,
-    monitor: Monitor,
-) -> EffectService:
+def _wire_effects(effects: EffectService, actions: ActionService, monitor: Monitor) -> None:
     """Issue 12: every executed action gets its effect check (scheduled in the
-    transaction that records its outcome, judged on each monitor sample), and what the
-    executors change or snapshot is kept for Roll back / Re-analyse."""
-    effects = EffectService(
-        store=store, kube=kube, messages=messages, playbook=playbook, clock=clock
-    )
+    transaction that records its outcome, judged on each monitor sample, after the
+    other hooks), and what the executors change or snapshot is kept for Roll back /
+    Re-analyse."""
     actions.on_finished = effects.schedule
     actions.executors.recorder = effects
     monitor.after_sample.append(effects.on_sample)
-    return effects
 
 
 def _wire_delivery_hooks(sender: SlackSender, store: Store, actions: ActionService) -> None:

@@ -115,6 +115,21 @@ class EffectRecord:
     at: datetime | None
 
 
+def verdict_text(record: EffectRecord) -> str:
+    """The verdict under its action in the report: ``helping: consumer throughput
+    ~100/min → ~300/min (+200/min); time to drain never (not draining) → 7m``."""
+    if record.verdict is None:
+        return "still being watched"
+    label = record.verdict.value + ("" if record.final else " so far")
+    numbers = record.numbers
+    if numbers is None or numbers.before is None or numbers.after is None:
+        return f"{label}: {record.reason}"
+    return (
+        f"{label}: consumer throughput {throughput_text(numbers)}; time to drain "
+        f"{_until_empty(numbers.before)} → {_until_empty(numbers.after)}"
+    )
+
+
 def verdict_marks(records: Sequence[EffectRecord]) -> list[ChartMark]:
     """One :attr:`MarkKind.VERDICT` mark per judged action, at its latest verdict."""
     return [

@@ -11,8 +11,9 @@
 * The executors tell it (:class:`~bot.services.executors.Recorder`) what an action
   changed and what a drain snapshotted and took.
 
-What others read: :meth:`latest_verdict` (the living alert), :meth:`action_effects`
-(the report's "throughput before and after each action"), :meth:`verdict_marks` (the
+What others read: :meth:`latest_verdict` (the living alert), :meth:`report_verdicts`
+(the report's "throughput before and after each action", wired as its verdict
+source), :meth:`action_effects` (the figures themselves), :meth:`verdict_marks` (the
 chart).
 """
 
@@ -29,7 +30,7 @@ from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.store import Store
 from bot.adapters.store.effects import CheckRow
 from bot.domain.chart import ChartMark, depth_thresholds
-from bot.domain.effect_text import EffectRecord, verdict_marks
+from bot.domain.effect_text import EffectRecord, verdict_marks, verdict_text
 from bot.domain.effects import (
     Judgement,
     Verdict,
@@ -42,6 +43,7 @@ from bot.domain.effects import (
 from bot.domain.models import ActionRequest, ActionState, Clock, EventKind, QueueSample
 from bot.domain.playbook import Playbook
 from bot.domain.recovery import DrainCount, Recovery, RecoveryState, backlog_over
+from bot.domain.report import ActionVerdict
 from bot.domain.rollback import Change, rollback_target
 from bot.services.messages import Messages
 
@@ -307,6 +309,15 @@ class EffectService:
         """Each action's before/after figures and verdict, in the order they ran, for the
         report (:func:`bot.domain.effects.report_line` words one)."""
         return await self._store.action_effects(incident_id)
+
+    async def report_verdicts(self, incident_id: int) -> dict[UUID, ActionVerdict]:
+        """Each judged action's verdict for the report (``ReportService``'s
+        ``verdicts`` source): shown under the action and marked on its chart."""
+        return {
+            record.request_id: ActionVerdict(verdict_text(record), record.at)
+            for record in await self._store.action_effects(incident_id)
+            if record.verdict is not None
+        }
 
     async def verdict_marks(self, incident_id: int) -> list[ChartMark]:
         """The incident's verdicts as chart marks (``MarkKind.VERDICT``)."""

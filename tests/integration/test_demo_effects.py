@@ -66,3 +66,10 @@ async def test_the_demo_scale_gets_a_verdict_with_throughput_before_and_after(
         "~100/min → ~300/min (+200/min); time to drain never (not draining) → "
     )
     assert line.endswith(": *helping*")
+
+    # The report shows it under the scale (ReportService's verdict source).
+    report = await sandbox.runtime.reports.current(incident.id)
+    assert (
+        ": helping: consumer throughput ~100/min → ~300/min (+200/min); time to drain never "
+        "(not draining) → "
+    ) in report.markdown
