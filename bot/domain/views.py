@@ -59,3 +59,5 @@ class AlertView:
     scale_held_until: datetime | None = None
     ready: int | None = None
     updated_at: datetime | None = None
+    # The latest effect check's verdict on the last action, worded (bot/domain/effect_text.py).
+    effect: str | None = None

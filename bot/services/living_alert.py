@@ -21,6 +21,7 @@ from bot.domain.alert_state import (
     is_clear,
     step_recovery,
 )
+from bot.domain.effect_text import verdict_text
 from bot.domain.living_alert import build_alert_view, rule_state_for
 from bot.domain.models import Clock, EventKind, Incident, QueueSample
 from bot.domain.playbook import Playbook
@@ -73,7 +74,8 @@ class LivingAlert:
     ) -> AlertView:
         rule = next(r for r in self._playbook.rules if r.name == incident.rule)
         actions = await tx.actions_for_incident(incident.id)
-        return build_alert_view(
+        verdict = await tx.latest_verdict(incident.id)
+        view = build_alert_view(
             incident=incident,
             rule_state=rule_state_for(rule, states, incident),
             sample=sample,
@@ -83,6 +85,9 @@ class LivingAlert:
             actions=actions,
             ready=ready,
         )
+        if verdict is None:
+            return view
+        return replace(view, effect=f"{verdict.summary}: {verdict_text(verdict)}")
 
     async def on_sample(
         self,

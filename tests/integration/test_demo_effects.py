@@ -73,3 +73,13 @@ async def test_the_demo_scale_gets_a_verdict_with_throughput_before_and_after(
         ": helping: consumer throughput ~100/min → ~300/min (+200/min); time to drain never "
         "(not draining) → "
     ) in report.markdown
+
+    # And the living alert carries it, under the last action.
+    clock.advance(timedelta(minutes=1))  # past the alert's refresh interval
+    await minutes(0.25)
+    alert = sandbox.find_message(ActionId.ALERT_DIAGNOSE.value) or sandbox.find_message(
+        ActionId.ALERT_STATUS.value
+    )
+    assert alert is not None
+    assert "*Effect:* Scale `phishnet-worker-email` from 2 to 6 replicas" in alert.rendered
+    assert "helping: consumer throughput ~100/min → ~300/min" in alert.rendered

@@ -165,6 +165,8 @@ def _action_line(view: AlertView) -> str:
     parts = []
     if view.last_action is not None:
         parts.append("*Last action:* " + describe_action(view.last_action))
+    if view.effect:
+        parts.append(f"*Effect:* {view.effect}")
     if view.pending_actions:
         parts.append(f"{view.pending_actions} request(s) waiting for approval")
     return " · ".join(parts)
@@ -249,6 +251,8 @@ def _resolved_blocks(view: AlertView) -> list[Block]:
     ]
     if view.last_action is not None:
         blocks.append(section("*Last action:* " + describe_action(view.last_action)))
+    if view.effect:
+        blocks.append(section(f"*Effect:* {view.effect}"))
     blocks.append(
         context(
             f"Detected {incident.detected_at:%Y-%m-%d %H:%M:%S} UTC · resolved "
