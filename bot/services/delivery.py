@@ -80,6 +80,7 @@ class SlackSender:
         self._task: asyncio.Task[None] | None = None
         self._limit = asyncio.Semaphore(CHANNEL_CONCURRENCY)
         self._busy: set[str] = set()
+        self._contended: set[str] = set()  # held by another replica in the last round
         self.health = SenderHealth()
         self.on_delivered: list[Callable[[OutboxMessage, Delivered], Awaitable[None]]] = []
         self.on_refused: list[Callable[[OutboxMessage, str], Awaitable[None]]] = []
@@ -124,11 +125,13 @@ class SlackSender:
         waiting for a retry later than now are left for later."""
         async with asyncio.timeout(within):
             while self._busy or await self._store.channels_due(self._clock()):
+                self._contended.clear()
                 if await self.deliver_due():
                     continue
-                if not self._busy:
+                if not self._busy and not self._contended:
                     return  # what is due cannot go yet (e.g. replies to an unsent message)
-                await asyncio.sleep(0.01)  # this process's other round holds a channel
+                # This process's other round, or another replica, holds a channel.
+                await asyncio.sleep(0.01)
 
     async def _deliver_channel(self, channel: str) -> int:
         if channel in self._busy:
@@ -143,6 +146,7 @@ class SlackSender:
     async def _deliver_locked(self, channel: str) -> int:
         async with self._limit:
             if not await self._locks.try_lock(channel):
+                self._contended.add(channel)
                 return 0  # another replica is delivering this channel
             try:
                 return await self._deliver_rows(channel)
