@@ -7,18 +7,15 @@ the demo and the tests with the same code path.
 from __future__ import annotations
 
 import asyncio
-import gc
+import contextlib
 import hmac
 import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -42,13 +39,15 @@ from bot.adapters.store import LeaderLock, Store, migrate
 from bot.adapters.store.leases import ActionLeases
 from bot.adapters.store.outbox import OutboxMessage
 from bot.adapters.store.sender import SenderConnection
+from bot.backends import Backends, start_backends
 from bot.domain.delivery import Delivered
 from bot.domain.models import Clock, QueueSample, system_clock
-from bot.domain.playbook import Playbook, load_playbook
-from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
+from bot.domain.playbook import Playbook
+from bot.embedded import EmbeddedPostgres, EmbeddedRedis
 from bot.incident_wiring import ButtonHandlers, ready_workers, report_link_hook, setup_delivery
 from bot.metrics import BotMetrics
 from bot.paging_runtime import Paging, build_paging
+from bot.readiness import readiness
 from bot.services.actions import ActionService
 from bot.services.buttons import IncidentButtons
 from bot.services.channel_events import ChannelEvents
@@ -64,14 +63,22 @@ from bot.services.monitor import Monitor
 from bot.services.paging import PagingService
 from bot.services.report import ReportService
 from bot.settings import Settings
+from bot.startup import (
+    DEFAULT_PLAYBOOK,
+    ConfigurationError,
+    configured_kube,
+    configured_playbook,
+    playbook_file,
+    secret,
+    slack_secrets,
+    verify_postgres,
+    verify_redis,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PLAYBOOK = Path("playbooks/queue-backlog.yml")
-
-
-class ConfigurationError(RuntimeError):
-    """A setting the bot cannot start without; ``str()`` says which."""
+# Re-exported: the demo, the CLI and the tests import them from here.
+__all__ = ["DEFAULT_PLAYBOOK", "Backends", "ConfigurationError", "playbook_file", "start_backends"]
 
 
 @dataclass
@@ -106,19 +113,18 @@ class Runtime:
         await self.channel_events.sweep()
 
     async def close(self) -> None:
-        await self.sender.stop()
-        await self.paging.close()
-        await self.monitor.close()
-        await self.leases.close()
-        await self.store.close()
-        await self.redis.aclose()
-        self.kube.close()
-        for server in reversed(self.embedded):
-            server.stop()
-
-
-def _secret(value: object) -> str:
-    return value.get_secret_value() if hasattr(value, "get_secret_value") else ""
+        """Stops the senders, releases the leader lock (another replica may sample at
+        once), closes the clients, and stops the embedded servers — each step even when
+        an earlier one fails."""
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(asyncio.to_thread, Backends(self.embedded).stop)
+            stack.callback(self.kube.close)
+            stack.push_async_callback(self.redis.aclose)
+            stack.push_async_callback(self.store.close)
+            stack.push_async_callback(self.leases.close)
+            stack.push_async_callback(self.monitor.close)
+            stack.push_async_callback(self.paging.close)
+            stack.push_async_callback(self.sender.stop)
 
 
 async def build_runtime(
@@ -128,33 +134,65 @@ async def build_runtime(
     playbook: Playbook | None = None,
     kube: KubeClient | None = None,
     environ: Mapping[str, str] | None = None,
+    backends: Backends | None = None,
 ) -> Runtime:
-    """Connects to (or starts) Redis and PostgreSQL, migrates, and wires the services.
-    ``environ`` holds the secrets the playbook's pagers name (default ``os.environ``)."""
-    token = _secret(settings.slack_bot_token)
-    signing_secret = _secret(settings.slack_signing_secret)
-    if not token or not signing_secret:
-        raise ConfigurationError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set")
-    logs.redact.register(
-        [
-            token,
-            signing_secret,
-            _secret(settings.slack_app_token),
-            _secret(settings.alertmanager_token),
-            _secret(settings.pagerduty_webhook_secret),
-        ]
-    )
-    playbook = playbook or load_playbook(playbook_file(settings.playbook))
-    backends = await start_backends(settings)
-    redis_url, database_url, embedded = backends.redis_url, backends.database_url, backends.embedded
+    """Checks the settings, connects to Redis and PostgreSQL (started embedded only
+    when ``backends`` says so), migrates, and wires the services. ``environ`` holds the
+    secrets the playbook's pagers name (default ``os.environ``).
+
+    Raises :class:`ConfigurationError` (one line naming the setting) for anything the
+    bot cannot start with; then nothing is left running or open, the ``kube`` and
+    ``backends`` given included (the runtime would have owned them).
+    """
+    async with contextlib.AsyncExitStack() as undo:
+        if backends is not None:
+            undo.push_async_callback(asyncio.to_thread, backends.stop)
+        token, signing_secret = slack_secrets(settings)
+        logs.redact.register(
+            [
+                token,
+                signing_secret,
+                secret(settings.slack_app_token),
+                secret(settings.alertmanager_token),
+                secret(settings.pagerduty_webhook_secret),
+            ]
+        )
+        playbook = playbook or configured_playbook(settings)
+        kube = kube or configured_kube(settings)
+        undo.callback(kube.close)
+        if backends is None:
+            backends = await start_backends(settings)
+            undo.push_async_callback(asyncio.to_thread, backends.stop)
+        runtime = await _wire(
+            settings, clock, playbook, kube, backends, (token, signing_secret), environ, undo
+        )
+        undo.pop_all()  # the runtime owns all of it now
+        return runtime
+    raise AssertionError("unreachable")  # the exit stack re-raises any failure
+
+
+async def _wire(
+    settings: Settings,
+    clock: Clock,
+    playbook: Playbook,
+    kube: KubeClient,
+    backends: Backends,
+    slack_secret_pair: tuple[str, str],
+    environ: Mapping[str, str] | None,
+    undo: contextlib.AsyncExitStack,
+) -> Runtime:
+    token, signing_secret = slack_secret_pair
+    database_url, redis_url = backends.database_url, backends.redis_url
+    await verify_postgres(database_url, embedded=backends.has("postgres"))
+    await migrate(database_url)
+    store = await Store.connect(database_url)
+    undo.push_async_callback(store.close)
     try:
         redis = depths.connect(redis_url)  # lazy: no I/O yet
     except ValueError as exc:  # a URL redis-py or the cluster URL parser refuses
-        raise ConfigurationError(str(exc)) from exc
-
-    await migrate(database_url)
-    store = await Store.connect(database_url)
-    kube = kube or KubeClient.from_config(settings.kubeconfig)
+        raise ConfigurationError(f"REDIS_URL: {exc}") from exc
+    undo.push_async_callback(redis.aclose)
+    await verify_redis(redis, redis_url, embedded=backends.has("redis"))
     slack = make_client(token, settings.slack_api_url)
     messages = Messages(
         clock, render_chart=render_depth_chart, alert_refresh=playbook.slack.alert_refresh
@@ -186,7 +224,9 @@ async def build_runtime(
     await incidents.restore()
     leader = LeaderLock(database_url)
     monitor = Monitor(redis, store, incidents, messages, playbook, clock, leader)
+    undo.push_async_callback(monitor.close)
     leases = ActionLeases(database_url)
+    undo.push_async_callback(leases.close)
     actions = ActionService(
         store=store,
         redis=redis,
@@ -200,6 +240,7 @@ async def build_runtime(
     pagers = PagingService(store, messages, playbook, clock, environ=environ)
     escalation = EscalationService(store, messages, directory, playbook, clock, pagers)
     paging = build_paging(settings, escalation, pagers, redis, kube, database_url, environ)
+    undo.push_async_callback(paging.close)
     # After each sample: the job ages, a look at the vendors, then the escalation re-plans.
     monitor.after_sample += [
         paging.job_ages.after_sample,
@@ -275,7 +316,7 @@ async def build_runtime(
         reports=reports,
         channel_events=channel_events,
         effects=effects,
-        embedded=embedded,
+        embedded=backends.embedded,
     )
 
 
@@ -318,35 +359,6 @@ def _request_id_of(key: str) -> uuid.UUID | None:
         return uuid.UUID(rest)
     except ValueError:
         return None
-
-
-@dataclass
-class Backends:
-    redis_url: str
-    database_url: str
-    embedded: list[EmbeddedRedis | EmbeddedPostgres]
-
-    def stop(self) -> None:
-        for server in reversed(self.embedded):
-            server.stop()
-
-
-async def start_backends(settings: Settings, *, redis: bool = True) -> Backends:
-    """The configured Redis and PostgreSQL, or embedded ones where no URL is set."""
-    embedded: list[EmbeddedRedis | EmbeddedPostgres] = []
-    data_dir = settings.data_dir or default_data_dir()
-    redis_url = settings.redis_url or ""
-    if redis and not redis_url:
-        server = EmbeddedRedis(data_dir / "redis")
-        redis_url = await asyncio.to_thread(server.start)
-        embedded.append(server)
-    database_url = _secret(settings.database_url)
-    if not database_url:
-        pg = EmbeddedPostgres(data_dir / "postgres")
-        database_url = await asyncio.to_thread(pg.start)
-        embedded.append(pg)
-    logs.redact.register([database_url, redis_url])
-    return Backends(redis_url=redis_url, database_url=database_url, embedded=embedded)
 
 
 def _handlers(router: CommandRouter, buttons: ButtonHandlers, follow_ups: FollowUps) -> Handlers:
@@ -409,11 +421,10 @@ def web_application(runtime: Runtime) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
-        checks = await readiness(runtime)
-        status = 200 if all(checks.values()) else 503
+        status, body = await readiness(runtime)
         # Pagers outside Slack are listed but never fail readiness (bot/services/paging.py).
-        paging = runtime.paging.service.readiness()
-        return web.json_response({"checks": checks, "paging": paging}, status=status)
+        body["paging"] = runtime.paging.service.readiness()
+        return web.json_response(body, status=status)
 
     async def metrics(request: web.Request) -> web.Response:
         body, content_type = await exported.exposition(request.headers.get("Accept"))
@@ -425,7 +436,7 @@ def web_application(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    webhook_secret = _secret(runtime.settings.pagerduty_webhook_secret)
+    webhook_secret = secret(runtime.settings.pagerduty_webhook_secret)
     if webhook_secret:  # PagerDuty v3 webhooks in (signature-verified)
         inbox = runtime.paging.inbox.on_event
         app.router.add_post("/pagerduty", pagerduty_webhook_handler(webhook_secret, inbox))
@@ -439,7 +450,7 @@ async def receive_alertmanager(runtime: Runtime, request: web.Request) -> web.Re
     notification that could not be stored (PostgreSQL down) is retried by
     Alertmanager rather than lost.
     """
-    token = _secret(runtime.settings.alertmanager_token)
+    token = secret(runtime.settings.alertmanager_token)
     offered = request.headers.get("Authorization", "")
     if token and not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
         return web.json_response({"error": "unauthorized"}, status=401)
@@ -471,30 +482,10 @@ async def receive_alertmanager(runtime: Runtime, request: web.Request) -> web.Re
     )
 
 
-async def readiness(runtime: Runtime) -> dict[str, bool]:
-    async def slack_ok() -> bool:
-        try:
-            await runtime.slack.auth_test()
-        except (TimeoutError, SlackApiError, OSError):
-            return False
-        return True
-
-    async def store_ok() -> bool:
-        try:
-            return await runtime.store.ping()
-        except (TimeoutError, OSError):
-            return False
-
-    redis_ok, db_ok, slack_ok_ = await asyncio.gather(
-        depths.ping(runtime.redis), store_ok(), slack_ok()
-    )
-    return {"redis": redis_ok, "postgres": db_ok, "slack": slack_ok_}
-
-
 async def start_socket_mode(runtime: Runtime) -> AsyncSocketModeHandler | None:
     """With ``SLACK_APP_TOKEN`` set, also take Slack's traffic over Socket Mode (no
     public URL needed; the socket is authenticated, so no signature to check)."""
-    app_token = _secret(runtime.settings.slack_app_token)
+    app_token = secret(runtime.settings.slack_app_token)
     if not app_token:
         return None
     # The Socket Mode client retries a refused token forever in the background;
@@ -510,78 +501,3 @@ async def start_socket_mode(runtime: Runtime) -> AsyncSocketModeHandler | None:
     await connect()
     log.info("socket mode connected")
     return handler
-
-
-async def serve(settings: Settings) -> None:
-    """Runs the bot until cancelled: HTTP server plus the sampling loop."""
-    runtime = await build_runtime(settings)
-    # What start-up built (the imported libraries, the wiring) lives as long as the
-    # process: frozen out of the collector, a full collection no longer walks it and
-    # stops taking 100-300 ms in the middle of a burst of acks (benchmarks/README.md).
-    gc.collect()
-    gc.freeze()
-    scheduler = AsyncIOScheduler()
-    scheduler.add_job(
-        runtime.monitor.tick,
-        "interval",
-        seconds=settings.sample_interval_seconds,
-        max_instances=1,
-        coalesce=True,
-        id="monitor",
-    )
-    scheduler.add_job(
-        runtime.actions.recover_interrupted,
-        "interval",
-        seconds=10,
-        max_instances=1,
-        coalesce=True,
-        id="interrupted",
-    )
-    # Channel events stored but left unprocessed (a retry never came), forgotten after a day.
-    scheduler.add_job(
-        runtime.channel_events.sweep,
-        "interval",
-        seconds=30,
-        max_instances=1,
-        coalesce=True,
-        id="channel-events",
-    )
-    scheduler.add_job(
-        runtime.actions.expire_pending,
-        "interval",
-        seconds=30,
-        max_instances=1,
-        coalesce=True,
-        id="expiry",
-    )
-    runner = web.AppRunner(web_application(runtime))
-    await runner.setup()
-    site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)  # noqa: S104 - a server
-    await site.start()
-    await runtime.start_background()
-    scheduler.start()
-    # Pages are decided from PostgreSQL; a `date` job wakes the escalation when the next
-    # one falls due (re-planned after every change), so a restart loses no timer.
-    await runtime.paging.timer.attach(scheduler)
-    socket_mode = await start_socket_mode(runtime)
-    log.info(
-        "backlog bot serving", extra={"port": settings.port, "playbook": runtime.playbook.name}
-    )
-    try:
-        await asyncio.Event().wait()
-    finally:
-        if socket_mode is not None:
-            close: Any = socket_mode.close_async  # untyped in slack_bolt
-            await close()
-        scheduler.shutdown(wait=False)
-        await runner.cleanup()
-        await runtime.close()
-
-
-def playbook_file(path: Path) -> Path:
-    """The playbook to load: ``path`` if it exists, else the packaged PhishNet
-    playbook when ``path`` is the default (so an installed bot runs anywhere)."""
-    if path.exists() or path != DEFAULT_PLAYBOOK:
-        return path
-    packaged = Path(str(resources.files("bot") / "playbooks" / "queue-backlog.yml"))
-    return packaged if packaged.exists() else path

@@ -6,12 +6,23 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from bot import cli_backtest, logs
 from bot.domain.playbook import PlaybookError, load_playbook
-from bot.settings import Settings
+from bot.settings import Settings, settings_error_line
+
+# Exit codes: 0 done, 1 the command failed (e.g. no such incident), 2 a setting is
+# wrong or missing (one line on stderr names it; nothing is left running).
+EXIT_CONFIGURATION = 2
+EMBEDDED_HELP = (
+    "start embedded Redis/PostgreSQL where REDIS_URL/DATABASE_URL are unset "
+    "(for trials; also BACKLOG_BOT_EMBEDDED=1)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="backlog-bot", description="Slack ChatOps for worker-queue backlogs."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("serve", help="run the bot (HTTP on PORT, sampling loop)")
+    serve = sub.add_parser("serve", help="run the bot (HTTP on PORT, sampling loop)")
+    serve.add_argument("--embedded", action="store_true", help=EMBEDDED_HELP)
     demo = sub.add_parser("demo", help="a whole incident, start to report, on embedded defaults")
     demo.add_argument("--report", type=Path, default=None, help="where to write the report")
     demo.add_argument(
@@ -28,10 +40,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", help="don't print the conversation")
     check = sub.add_parser("check-playbook", help="validate a playbook file")
     check.add_argument("path", type=Path)
-    sub.add_parser("migrate", help="apply the database schema (idempotent)")
+    migrate = sub.add_parser("migrate", help="apply the database schema (idempotent)")
+    migrate.add_argument("--embedded", action="store_true", help=EMBEDDED_HELP)
     report = sub.add_parser("report", help="print an incident's report (Markdown)")
     report.add_argument("incident_id", type=int)
     report.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    source = report.add_mutually_exclusive_group()
+    source.add_argument(
+        "--demo", action="store_true", help="read the last `backlog-bot demo` run's database"
+    )
+    source.add_argument(
+        "--embedded", action="store_true", help="read `serve --embedded`'s database"
+    )
     cli_backtest.add_parser(sub)
     return parser
 
@@ -40,39 +60,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-playbook":
         return check_playbook(args.path)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        return _configuration_error(settings_error_line(exc))
+    if getattr(args, "embedded", False):
+        settings = settings.model_copy(update={"embedded": True})
     # The demo's transcript is the output; its logs only speak up on trouble.
     quiet = args.command == "demo" and "LOG_LEVEL" not in os.environ
     logs.configure("WARNING" if quiet else settings.log_level)
     if args.command == "serve":
-        from bot.app import ConfigurationError, serve
+        from bot.lifecycle import serve
 
-        try:
-            asyncio.run(serve(settings))
-        except ConfigurationError as exc:
-            print(f"backlog-bot: {exc}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            return 0
-        return 0
+        return _run(serve(settings))
+    from bot.lifecycle import run_interruptibly
+
     if args.command == "demo":
         from bot.demo.run import run_demo
 
-        return asyncio.run(
-            run_demo(
-                report_path=args.report,
-                speed=args.speed,
-                verbose=not args.quiet,
-                data_dir=settings.data_dir,
-            )
+        demo = run_demo(
+            report_path=args.report,
+            speed=args.speed,
+            verbose=not args.quiet,
+            data_dir=settings.data_dir,
         )
+        return _run(run_interruptibly(demo))
     if args.command == "migrate":
-        return asyncio.run(_migrate(settings))
+        return _run(run_interruptibly(_migrate(settings)))
     if args.command == "report":
-        return asyncio.run(_report(settings, args.incident_id, args.format))
+        report_args = (args.incident_id, args.format)
+        return _run(run_interruptibly(_report(settings, *report_args, demo=args.demo)))
     if args.command == "backtest":
-        return asyncio.run(cli_backtest.run(settings, args))
+        return _run(run_interruptibly(cli_backtest.run(settings, args)))
     raise AssertionError(args.command)
+
+
+def _run(work: Coroutine[Any, Any, int]) -> int:
+    from bot.startup import ConfigurationError
+
+    try:
+        return asyncio.run(work)
+    except ConfigurationError as exc:
+        return _configuration_error(str(exc))
+    except KeyboardInterrupt:  # before the signal handlers were installed
+        return 130
+
+
+def _configuration_error(line: str) -> int:
+    print(f"backlog-bot: {logs.redact(line)}", file=sys.stderr)
+    return EXIT_CONFIGURATION
 
 
 def check_playbook(path: Path) -> int:
@@ -93,39 +129,64 @@ def check_playbook(path: Path) -> int:
 
 async def _migrate(settings: Settings) -> int:
     from bot.adapters.store import migrate
-    from bot.app import start_backends
+    from bot.backends import start_backends
+    from bot.startup import verify_postgres
 
-    backends = await start_backends(settings, redis=False)
+    backends = await start_backends(settings, redis=False, command="migrate")
     try:
+        await verify_postgres(backends.database_url, embedded=backends.has("postgres"))
         applied = await migrate(backends.database_url)
     finally:
-        backends.stop()
+        await asyncio.to_thread(backends.stop)
     print(f"applied migrations: {applied}" if applied else "schema is up to date")
     return 0
 
 
-async def _report(settings: Settings, incident_id: int, fmt: str = "markdown") -> int:
+async def _report(settings: Settings, incident_id: int, fmt: str, *, demo: bool) -> int:
+    """Prints the report (``fmt``: markdown or json) from ``DATABASE_URL``, or from the
+    embedded database of ``serve --embedded`` (``--embedded``) or of the last demo
+    (``--demo``)."""
     import json
 
     from bot.adapters.store import Store, migrate
-    from bot.app import playbook_file, start_backends
+    from bot.backends import start_backends
+    from bot.demo.run import demo_data_dir
     from bot.domain.models import system_clock
     from bot.services.report import printed_report
+    from bot.startup import configured_playbook, verify_postgres
 
-    playbook = load_playbook(playbook_file(settings.playbook))
-    backends = await start_backends(settings, redis=False)
+    playbook = configured_playbook(settings)
+    if demo:
+        pgdata = demo_data_dir(settings.data_dir) / "postgres"
+        if not (pgdata / "PG_VERSION").exists():
+            print(
+                f"backlog-bot: no demo has run with this data directory ({pgdata.parent}); "
+                "run `backlog-bot demo` first",
+                file=sys.stderr,
+            )
+            return 1
+        settings = settings.model_copy(update={"database_url": None})
+    backends = await start_backends(
+        settings,
+        redis=False,
+        embedded=demo or None,
+        data_dir=demo_data_dir(settings.data_dir) if demo else None,
+        command="report",
+    )
     try:
+        await verify_postgres(backends.database_url, embedded=backends.has("postgres"))
         await migrate(backends.database_url)
         store = await Store.connect(backends.database_url)
         try:
             report = await printed_report(store, playbook, incident_id, system_clock())
             if report is None:
-                print(f"backlog-bot: no incident #{incident_id}", file=sys.stderr)
+                where = "in the last demo's database" if demo else "in this database"
+                print(f"backlog-bot: no incident #{incident_id} {where}", file=sys.stderr)
                 return 1
         finally:
             await store.close()
     finally:
-        backends.stop()
+        await asyncio.to_thread(backends.stop)
     markdown, data = report
     print(markdown if fmt == "markdown" else json.dumps(data, indent=2) + "\n", end="")
     return 0

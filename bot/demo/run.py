@@ -20,6 +20,7 @@ announced; Resolve; the report.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sys
 import time
@@ -29,12 +30,13 @@ from pathlib import Path
 
 from bot.adapters.slack.ids import ActionId
 from bot.app import DEFAULT_PLAYBOOK, playbook_file
+from bot.backends import Backends, start_embedded
 from bot.demo.clock import SimulatedClock
 from bot.demo.phishnet import Processing, QueueLoad, SimulatedPhishNet, WorkerCrash
 from bot.demo.sandbox import PEOPLE, Sandbox
 from bot.demo.transcript import Transcript
 from bot.domain.playbook import Playbook, load_playbook
-from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir
+from bot.embedded import EmbeddedPostgres, EmbeddedRedis, default_data_dir, stop_leftovers
 from bot.emulators.slack_api import StoredMessage
 
 SAMPLE_EVERY = timedelta(seconds=15)
@@ -92,6 +94,12 @@ class Simulation:
         return sample.depths.get(queue, 0) if sample else 0
 
 
+def demo_data_dir(data_dir: Path | None) -> Path:
+    """Where the demo keeps its embedded servers' data: ``<data dir>/demo``. It stays
+    after the demo, so ``backlog-bot report --demo ID`` can read the incident again."""
+    return (data_dir or default_data_dir()) / "demo"
+
+
 async def run_demo(
     *,
     report_path: Path | None = None,
@@ -100,34 +108,42 @@ async def run_demo(
     data_dir: Path | None = None,
 ) -> int:
     started = time.monotonic()
-    data_dir = (data_dir or default_data_dir()) / "demo"
+    data_dir = demo_data_dir(data_dir)
+    # A demo killed mid-run left its servers running on this directory: stop them
+    # before the directory goes, or they would run on, unowned, with no files.
+    await asyncio.to_thread(stop_leftovers, data_dir)
     shutil.rmtree(data_dir, ignore_errors=True)  # every demo starts from nothing
     data_dir.mkdir(parents=True)
     redis_server = EmbeddedRedis(data_dir / "redis")
     pg_server = EmbeddedPostgres(data_dir / "postgres")
-    redis_url, database_url = await asyncio.gather(
-        asyncio.to_thread(redis_server.start), asyncio.to_thread(pg_server.start)
-    )
-    clock = SimulatedClock(speed=speed)
-    names = {p.user_id: p.name for p in PEOPLE.values()}
-    transcript = Transcript(clock, sys.stdout, verbose, names)
-    playbook = demo_playbook(load_playbook(playbook_file(DEFAULT_PLAYBOOK)))
-    sandbox = Sandbox(
-        playbook=playbook,
-        redis_url=redis_url,
-        database_url=database_url,
-        work_dir=data_dir,
-        clock=clock,
-        on_event=transcript.on_event,
-        worker_replicas={name: 2 for name in playbook.deployments},
-    )
-    await sandbox.start()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        # Stopped on every way out: a normal end, a failed start, an error, a signal.
+        stack.push_async_callback(asyncio.to_thread, Backends([redis_server, pg_server]).stop)
+        # Both started at once, and both carried to their end before any failure is
+        # raised, so that stopping them finds every process that was started.
+        started_urls = await asyncio.gather(
+            start_embedded(redis_server), start_embedded(pg_server), return_exceptions=True
+        )
+        for outcome in started_urls:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        redis_url, database_url = (str(url) for url in started_urls)
+        clock = SimulatedClock(speed=speed)
+        names = {p.user_id: p.name for p in PEOPLE.values()}
+        transcript = Transcript(clock, sys.stdout, verbose, names)
+        playbook = demo_playbook(load_playbook(playbook_file(DEFAULT_PLAYBOOK)))
+        sandbox = Sandbox(
+            playbook=playbook,
+            redis_url=redis_url,
+            database_url=database_url,
+            work_dir=data_dir,
+            clock=clock,
+            on_event=transcript.on_event,
+            worker_replicas={name: 2 for name in playbook.deployments},
+        )
+        await sandbox.start()
+        stack.push_async_callback(sandbox.stop)
         code = await _story(sandbox, playbook, clock, transcript, report_path)
-    finally:
-        await sandbox.stop()
-        redis_server.stop()
-        pg_server.stop()
     if verbose:
         print(f"(the demo took {time.monotonic() - started:.0f} s)", flush=True)
     return code
@@ -273,6 +289,7 @@ async def _story(
     path = report_path or Path.cwd() / f"backlog-demo-report-{incident.id}.md"
     path.write_text(report, encoding="utf-8")
     print(f"\nIncident report written to {path.resolve()}", flush=True)
+    print(f"Print it again any time with: backlog-bot report --demo {incident.id}", flush=True)
     return 0
 
 

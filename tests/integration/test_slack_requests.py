@@ -94,22 +94,6 @@ async def test_slack_rate_limit_is_waited_out(sandbox, clock):
     assert sandbox.find_message(ActionId.APPROVE.value) is not None
 
 
-async def test_healthz_and_readyz(sandbox):
-    import aiohttp
-
-    base = sandbox.endpoint.removesuffix("/slack/events")
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{base}/healthz") as resp:
-            assert resp.status == 200
-        async with http.get(f"{base}/readyz") as resp:
-            assert resp.status == 200
-            assert (await resp.json())["checks"] == {"redis": True, "postgres": True, "slack": True}
-        sandbox.slack.fail_next("auth.test", "invalid_auth")
-        async with http.get(f"{base}/readyz") as resp:
-            assert resp.status == 503
-            assert (await resp.json())["checks"]["slack"] is False
-
-
 async def test_alert_scale_button_asks_for_the_capacity_models_count(sandbox, redis_client, clock):
     from datetime import timedelta
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisClusterException, RedisError
 
-from bot.adapters.queues.cluster import RedisClient, connect_cluster, is_cluster_url
+from bot.adapters.queues import connection
+from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.queues.errors import RedisFailure, explain
 from bot.adapters.queues.raw import raise_first
 
@@ -19,19 +19,10 @@ QueuesUnavailable = RedisFailure
 
 
 def connect(url: str, *, timeout_seconds: float = 5.0) -> RedisClient:
-    """The bot's Redis client for ``REDIS_URL``: a Redis Cluster client for
-    ``redis+cluster://`` / ``rediss+cluster://`` (:mod:`bot.adapters.queues.cluster`),
-    else a single-server client."""
-    if is_cluster_url(url):
-        return connect_cluster(url, timeout_seconds=timeout_seconds)
-    client: aioredis.Redis = aioredis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
-        health_check_interval=30,
-    )
-    return client
+    """The bot's Redis client for ``REDIS_URL`` in any form
+    :mod:`bot.adapters.queues.connection` accepts: plain, TLS, ACL user, unix socket,
+    Sentinel, and Redis Cluster (:mod:`bot.adapters.queues.cluster`)."""
+    return connection.connect(url, timeout_seconds=timeout_seconds)
 
 
 async def queue_depths(client: RedisClient, queues: Sequence[str]) -> dict[str, int]:

@@ -1,0 +1,143 @@
+"""Start-up checks: every setting the bot cannot run without, checked before it serves.
+
+Each failure is a :class:`ConfigurationError` whose ``str()`` is one line naming the
+setting (``DATABASE_URL: ...``); the command line prints it and exits 2. The checks
+that need no server run before anything is started; those that do (Slack's
+``auth.test``, a PostgreSQL connection, a Redis ``PING``) run as each client is made,
+and whoever started something stops it when one fails (see :mod:`bot.lifecycle`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from redis.exceptions import RedisClusterException, RedisError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import logs
+from bot.adapters.kube import KubeClient
+from bot.adapters.kube.unconfigured import KubeConfigInvalid, kube_from_environment
+from bot.adapters.queues.connection import describe
+from bot.domain.playbook import Playbook, PlaybookError, load_playbook
+from bot.settings import Settings
+
+DEFAULT_PLAYBOOK = Path("playbooks/queue-backlog.yml")
+CONNECT_TIMEOUT_SECONDS = 10.0
+# auth.test errors that mean the token itself is wrong (Slack's auth.test docs).
+_TOKEN_REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked",
+                  "token_expired", "not_allowed_token_type"}  # fmt: skip
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the bot cannot start with; ``str()`` is one line naming it."""
+
+
+def secret(value: object) -> str:
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else ""
+
+
+def slack_secrets(settings: Settings) -> tuple[str, str]:
+    """``(bot token, signing secret)``; raises ConfigurationError when either is unset."""
+    token = secret(settings.slack_bot_token)
+    signing_secret = secret(settings.slack_signing_secret)
+    if not token or not signing_secret:
+        raise ConfigurationError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set")
+    return token, signing_secret
+
+
+def playbook_file(path: Path) -> Path:
+    """The playbook to load: ``path`` if it exists, else the packaged PhishNet
+    playbook when ``path`` is the default (so an installed bot runs anywhere)."""
+    if path.exists() or path != DEFAULT_PLAYBOOK:
+        return path
+    packaged = Path(str(resources.files("bot") / "playbooks" / "queue-backlog.yml"))
+    return packaged if packaged.exists() else path
+
+
+def configured_playbook(settings: Settings) -> Playbook:
+    """The ``PLAYBOOK``, loaded and validated; every problem on one line."""
+    try:
+        return load_playbook(playbook_file(settings.playbook))
+    except PlaybookError as exc:
+        problems = "; ".join(f"{p.field}: {p.reason}" for p in exc.problems)
+        raise ConfigurationError(f"PLAYBOOK: {exc.path} cannot be used: {problems}") from exc
+
+
+def configured_kube(settings: Settings) -> KubeClient:
+    """The Kubernetes client (a stand-in when none is configured); a configuration that
+    is given but unusable is a ConfigurationError naming it."""
+    try:
+        return kube_from_environment(settings.kubeconfig)
+    except KubeConfigInvalid as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def missing_urls(names: list[str], command: str) -> ConfigurationError:
+    """The error for ``REDIS_URL``/``DATABASE_URL`` unset without ``--embedded``."""
+    what = " and ".join(names)
+    verb = "is" if len(names) == 1 else "are"
+    hint = {
+        "serve": "point it at the workers' Redis and the bot's PostgreSQL, or try the bot on "
+        "embedded servers with `backlog-bot serve --embedded` (or BACKLOG_BOT_EMBEDDED=1)",
+        "report": "point it at the bot's PostgreSQL; for the demo's incidents run "
+        "`backlog-bot report --demo ID`",
+    }.get(
+        command,
+        f"point it at the bot's PostgreSQL, or use `backlog-bot {command} --embedded` "
+        "(or BACKLOG_BOT_EMBEDDED=1) for the embedded one",
+    )
+    if len(names) == 1:
+        hint = hint.replace("the workers' Redis and the bot's PostgreSQL", _WHAT[names[0]])
+    return ConfigurationError(f"{what} {verb} not set: {hint}")
+
+
+_WHAT = {"REDIS_URL": "the workers' Redis", "DATABASE_URL": "the bot's PostgreSQL"}
+
+
+async def verify_slack(client: AsyncWebClient, api_url: str) -> None:
+    """Calls ``auth.test``: a refused token or an unreachable Slack stops the start."""
+    try:
+        await client.auth_test()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "error"))
+        setting = "SLACK_BOT_TOKEN" if error in _TOKEN_REFUSED else "SLACK_API_URL"
+        raise ConfigurationError(
+            f"{setting}: Slack refused auth.test ({error}) at {api_url}"
+        ) from exc
+    except (OSError, TimeoutError) as exc:
+        raise ConfigurationError(
+            f"SLACK_API_URL: Slack did not answer auth.test at {api_url} ({_reason(exc)})"
+        ) from exc
+
+
+async def verify_postgres(url: str, *, embedded: bool = False) -> None:
+    """Opens (and closes) one connection; raises ConfigurationError naming DATABASE_URL."""
+    setting = "the embedded PostgreSQL" if embedded else "DATABASE_URL"
+    try:
+        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_SECONDS)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise ConfigurationError(
+            f"{setting}: PostgreSQL did not accept the connection ({_reason(exc)})"
+        ) from exc
+    except ValueError as exc:  # asyncpg's own DSN parsing
+        raise ConfigurationError(f"{setting}: {_reason(exc)}") from exc
+    await conn.close()
+
+
+async def verify_redis(client: Any, url: str, *, embedded: bool = False) -> None:
+    """``PING``; raises ConfigurationError naming REDIS_URL (with the password masked)."""
+    setting = "the embedded Redis" if embedded else f"REDIS_URL ({describe(url)})"
+    try:
+        await asyncio.wait_for(client.ping(), CONNECT_TIMEOUT_SECONDS)
+    except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
+        raise ConfigurationError(f"{setting}: Redis did not answer PING ({_reason(exc)})") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().rstrip(".") or type(exc).__name__
+    return logs.redact(" ".join(text.split()))
