@@ -19,8 +19,9 @@ longest single Redis command (SLOWLOG, our connections only). Then the ceiling f
 pipelined single-id LPUSH, measured in the same run with redis-py (the bot's own
 client stack) and with ``redis-benchmark -P 16`` when installed, and the ratios.
 
-Only the database in the URL is flushed (default: REDIS_URL, else
-redis://127.0.0.1:6379/14). The slowlog settings are restored at the end.
+Only the database in the URL is flushed (default: TEST_REDIS_URL, else
+redis://127.0.0.1:6379/14; never REDIS_URL, the bot's own), and only if it is empty
+when the benchmark starts. The slowlog settings are restored at the end.
 """
 
 from __future__ import annotations
@@ -307,6 +308,12 @@ def show(label: str, outcome: Outcome) -> None:
 
 async def main(sizes: tuple[int, ...], url: str) -> None:
     client = aioredis.from_url(url, client_name=CLIENT_NAME, socket_timeout=None)
+    if keys := await client.dbsize():
+        await client.aclose()
+        sys.exit(
+            f"{url.rsplit('@', 1)[-1]} holds {keys} key(s); the benchmark empties its "
+            "database, so it only runs on one that is empty. Pick another --redis-url."
+        )
     started = time.perf_counter()
     bot: dict[int, Outcome] = {}
     try:
@@ -355,7 +362,7 @@ def report(
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ids", type=int, help="one size instead of 100,000 and 1,000,000")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_URL))
+    parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", DEFAULT_URL))
     return parser.parse_args()
 
 
