@@ -382,7 +382,8 @@ class ActionService:
         while self._in_flight and (left := deadline - loop.time()) > 0:
             self._settled.clear()
             try:
-                await asyncio.wait_for(self._settled.wait(), left)
+                async with asyncio.timeout(left):  # not wait_for: see delivery.py
+                    await self._settled.wait()
             except TimeoutError:
                 break
         return list(self._in_flight)

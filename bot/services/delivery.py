@@ -110,8 +110,11 @@ class SlackSender:
             except Exception as exc:  # the sender must outlive any one failure: said in /readyz
                 self.health.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("outbox delivery round failed")
+            # asyncio.timeout, not wait_for: in Python 3.11 wait_for swallows a cancel
+            # that lands as the wake-up does (gh-86296), and stop() then waited forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def deliver_due(self) -> int:

@@ -224,3 +224,18 @@ async def test_a_signal_during_start_up_leaves_nothing_running(emulators, tmp_pa
     assert "SIGTERM received: stopping" in err.decode()
     assert "Traceback" not in err.decode()
     assert processes_mentioning(str(data_dir)) == []
+
+
+async def test_the_outbox_sender_stops_when_woken_as_it_is_cancelled(sandbox):
+    """Python 3.11's wait_for swallowed a cancel landing with the sender's wake-up, and
+    a shutdown then waited for the sender forever."""
+    sender = sandbox.runtime.sender
+    await sender.flush()
+    await asyncio.sleep(0.05)  # idle, waiting to be woken
+    # The wake-up and the cancel land in the same loop iteration, wake-up first.
+    asyncio.get_running_loop().call_soon(sender.wake)
+    stopping = asyncio.ensure_future(sender.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    if not done:
+        stopping.cancel()  # also cancels the sender again, so the test can end
+    assert stopping in done, "the sender ignored its cancellation"
