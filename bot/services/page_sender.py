@@ -129,8 +129,10 @@ class PageSender:
             except Exception as exc:  # outlive any one failure; said in the log and /readyz
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("page delivery round failed")
+            # Not wait_for: it can swallow stop()'s cancel in Python 3.11 (delivery.py).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def deliver_due(self) -> int:

@@ -238,11 +238,13 @@ async def test_a_signal_during_start_up_leaves_nothing_running(emulators, tmp_pa
     assert processes_mentioning(str(data_dir)) == []
 
 
-async def test_the_outbox_sender_stops_when_woken_as_it_is_cancelled(sandbox):
-    """Python 3.11's wait_for swallowed a cancel landing with the sender's wake-up, and
-    a shutdown then waited for the sender forever."""
-    sender = sandbox.runtime.sender
-    await sender.flush()
+@pytest.mark.parametrize("which", ["outbox", "pages"])
+async def test_a_sender_stops_when_woken_as_it_is_cancelled(sandbox, which):
+    """Python 3.11's wait_for swallowed a cancel landing with a sender's wake-up, and
+    a shutdown then waited for that sender forever."""
+    runtime = sandbox.runtime
+    sender = runtime.sender if which == "outbox" else runtime.paging.sender
+    await sandbox.settle()
     await asyncio.sleep(0.05)  # idle, waiting to be woken
     # The wake-up and the cancel land in the same loop iteration, wake-up first.
     asyncio.get_running_loop().call_soon(sender.wake)

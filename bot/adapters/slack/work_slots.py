@@ -51,8 +51,11 @@ class WorkSlots:
 
     async def run(self, work: Callable[[], Awaitable[None]]) -> None:
         """Runs ``work`` once the acks pending are sent, in a slot while it starts."""
+        # Not wait_for: in Python 3.11 it can swallow a cancel (gh-86296), and a work
+        # cancelled at shutdown would then run anyway.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._quiet.wait(), self._patience)
+            async with asyncio.timeout(self._patience):
+                await self._quiet.wait()
         async with self._slots:
             task = asyncio.ensure_future(work())
             await asyncio.wait({task}, timeout=self._hold)
