@@ -158,5 +158,6 @@ def settings_error_line(error: ValidationError) -> str:
         reason = str(item["msg"]).removeprefix("Value error, ")
         if name in _SHOWN_VALUES and "input" in item:
             reason += f" (got {item['input']!r})"
-        problems.append(f"{env}: {reason}")
+        # A sentence that names the setting already stands alone.
+        problems.append(reason if f"`{env}`" in reason else f"{env}: {reason}")
     return "; ".join(problems)

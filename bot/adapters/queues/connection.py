@@ -117,7 +117,7 @@ def check_url(url: str) -> None:
         try:
             cluster_nodes(url)
         except (BadClusterUrl, ValueError) as exc:
-            raise RedisUrlInvalid(str(exc).replace("`REDIS_URL` ", "it ")) from exc
+            raise RedisUrlInvalid(str(exc)) from exc  # its sentences name REDIS_URL
         return
     if url.split("://", 1)[0] in SENTINEL_SCHEMES:
         parse_sentinel_url(url)
