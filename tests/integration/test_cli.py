@@ -63,10 +63,17 @@ async def test_demo_runs_the_whole_story_and_writes_the_report(tmp_path):
         assert f"Incident report written to {report}" in out
         command = re.search(r"Print it again any time with: backlog-bot (report --demo \d+)", out)
         assert command is not None, out
-        # The command the demo printed prints the same report (its database stayed).
+        # The command the demo printed prints the incident's report again (its database
+        # stayed): the same incident, figures and times (the "as of" line is now's).
         code, again, err = await _run(*command.group(1).split(), env=env)
         assert code == 0, err
-        assert again == report.read_text()
+
+        def facts(text: str) -> list[str]:
+            keys = ("## ", "- **", "- Detection", "- Mitigation Started", "- Resolution")
+            return [line for line in text.splitlines() if line.startswith(keys)]
+
+        assert facts(again) == facts(report.read_text())
+        assert len(facts(again)) >= 5
     finally:
         shutil.rmtree(data, ignore_errors=True)
     channel = re.search(r"#(inc-\d{8}-emailqueuebacklog)\n", out)
