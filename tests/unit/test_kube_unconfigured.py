@@ -17,10 +17,26 @@ from bot.adapters.kube.unconfigured import (
     kube_from_environment,
 )
 from bot.domain.errors import DependencyError
+from bot.domain.rollback import Change, Target
 
-# A plausible argument for each parameter name the client's methods use.
-_ARGUMENTS = {"at": datetime(2026, 1, 1, tzinfo=UTC), "manifest": {"metadata": {"name": "j"}},
-              "data": {"k": "v"}}  # fmt: skip
+# A plausible argument for each parameter name the client's methods use (any other
+# parameter gets "x", or 1 for a count): each call must reach the API, and refuse.
+_CHANGE = Change(
+    target=Target.DEPLOYMENT,
+    namespace="phishnet",
+    name="phishnet-worker-email",
+    before={"replicas": 2},
+    after={"replicas": 4},
+    resource_version="1",
+    generation=1,
+)
+_ARGUMENTS = {
+    "at": datetime(2026, 1, 1, tzinfo=UTC),
+    "manifest": {"metadata": {"name": "j"}},
+    "data": {"k": "v"},
+    "change": _CHANGE,
+    "values": {"replicas": 2},
+}
 
 
 def _public_calls() -> list[str]:
