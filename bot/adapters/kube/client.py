@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -72,6 +73,10 @@ class KubeClient(VersionedObjects):  # versions.py: reads/writes for rollbacks
         self._attempts = attempts
         self._backoff = backoff_seconds
         self.request_timeout: tuple[float, float] = _REQUEST_TIMEOUT
+        # The client is synchronous: its calls run on threads of this client's own, so
+        # calls stuck on a slow API server never use up the event loop's default
+        # executor (which the rest of the bot, e.g. chart rendering, shares).
+        self._threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kube")
 
     @classmethod
     def from_config(cls, kubeconfig: Path | None = None) -> KubeClient:
@@ -90,6 +95,7 @@ class KubeClient(VersionedObjects):  # versions.py: reads/writes for rollbacks
 
     def close(self) -> None:
         self._api.close()
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def _call(self, fn: Callable[[], T], *, conflicts: bool = False) -> T:
         """Runs ``fn`` in a thread with retries.
@@ -105,7 +111,7 @@ class KubeClient(VersionedObjects):  # versions.py: reads/writes for rollbacks
         throttle = self.throttle()
         while True:
             try:
-                return await asyncio.to_thread(fn)
+                return await asyncio.get_running_loop().run_in_executor(self._threads, fn)
             except ApiException as exc:
                 if exc.status == 429:
                     wait = throttle.wait_for(exc, delay)
