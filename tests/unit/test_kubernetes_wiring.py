@@ -20,6 +20,7 @@ from kubernetes.utils import parse_quantity
 from pydantic import BaseModel
 
 from bot.domain.playbook import load_playbook
+from bot.lifecycle import stop_bound_seconds
 from bot.settings import Settings
 from tests.kube_manifests import (
     JSON,
@@ -40,11 +41,9 @@ from tests.kube_manifests import (
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 
-#: How long `backlog-bot serve` may take to stop after SIGTERM. Until the bot's own
-#: SIGTERM handling is on main this is Kubernetes' default grace (30 s); the
-#: startup-shutdown work bounds the stop at about 27 s (BACKLOG_BOT_SHUTDOWN_GRACE,
-#: 20 s, plus bounded steps around it). Adjust it with that change.
-BOT_STOP_SECONDS = 30
+#: How long `backlog-bot serve` may take to stop after SIGTERM, from its own bounded
+#: steps (bot/lifecycle.py) and the default BACKLOG_BOT_SHUTDOWN_GRACE.
+BOT_STOP_SECONDS = stop_bound_seconds(Settings.model_fields["shutdown_grace_seconds"].default)
 #: Read by a library, not by bot/settings.py.
 LIBRARY_ENV = {"MPLCONFIGDIR": "matplotlib's config and cache directory"}
 
