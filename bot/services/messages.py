@@ -11,57 +11,44 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from uuid import UUID
 
-from bot.adapters.slack import blocks, effect_blocks, report_blocks
+from bot.adapters.slack import blocks, report_blocks
 from bot.adapters.slack import incident_blocks as texts
-from bot.adapters.slack.fit import INLINE_LIMIT, shorten, split_sections
 from bot.adapters.store import Store
 from bot.adapters.store.outbox import incident_destination
 from bot.domain.chart import ChartData, alert_chart
-from bot.domain.effects import Judgement
-from bot.domain.models import ActionRequest, Clock, Incident
-from bot.domain.playbook import ActionPolicy, EscalationTier
-from bot.domain.recovery import Recovery
+from bot.domain.models import Clock, Incident
+from bot.domain.playbook import EscalationTier
 from bot.domain.report import ReportDocument, ReportState, StoredReport
 from bot.domain.views import AlertView
+from bot.services.action_messages import ActionMessages
+from bot.services.message_keys import (
+    alert_key,
+    final_report_key,
+    page_dm_key,
+    page_key,
+    recovery_key,
+    report_prompt_key,
+    request_key,
+)
 
-
-def alert_key(incident_id: int) -> str:
-    return f"incident/{incident_id}/alert"
-
-
-def request_key(request_id: UUID) -> str:
-    return f"request/{request_id}"
-
-
-def page_key(incident_id: int, level: int) -> str:
-    return f"incident/{incident_id}/page/{level}"
-
-
-def page_dm_key(incident_id: int, level: int, user: str) -> str:
-    return f"{page_key(incident_id, level)}/dm/{user}"
-
-
-def recovery_key(incident_id: int, announced_at: datetime) -> str:
-    return f"incident/{incident_id}/recovered/{announced_at:%Y%m%d%H%M%S}"
-
-
-def report_prompt_key(incident_id: int) -> str:
-    """The report draft's summary message (the prompt for lessons, with the Finalise
-    button); under ``incident/{id}/report/`` like every report message (the delivery
-    hook that links the alert to the report looks there)."""
-    return f"incident/{incident_id}/report/draft"
-
-
-def final_report_key(incident_id: int) -> str:
-    return f"incident/{incident_id}/report/final"
+__all__ = [
+    "ChartRenderer",
+    "Messages",
+    "alert_key",
+    "final_report_key",
+    "page_dm_key",
+    "page_key",
+    "recovery_key",
+    "report_prompt_key",
+    "request_key",
+]
 
 
 ChartRenderer = Callable[[ChartData], bytes]
 
 
-class Messages:
+class Messages(ActionMessages):
     def __init__(
         self,
         clock: Clock,
@@ -69,7 +56,7 @@ class Messages:
         *,
         alert_refresh: timedelta | None = None,
     ) -> None:
-        self._clock = clock
+        super().__init__(clock)
         self._render_chart = render_chart
         self._alert_refresh = alert_refresh
 
@@ -192,155 +179,6 @@ class Messages:
             },
             at=self._clock(),
             incident_id=incident.id,
-        )
-
-    async def approval(
-        self,
-        tx: Store,
-        request: ActionRequest,
-        policy: ActionPolicy,
-        channel: str,
-        *,
-        typed_in: str | None = None,
-    ) -> None:
-        """The approval request with Approve/Deny in ``channel``; if Slack refuses it, the
-        requester is told (``notify_user``, in ``typed_in``: where they asked) and the
-        request is marked failed by the caller."""
-        await tx.enqueue_message(
-            request_key(request.id),
-            channel,
-            blocks.payload(blocks.approval_text(request), blocks.approval_blocks(request, policy)),
-            at=self._clock(),
-            incident_id=request.incident_id,
-            notify_user=request.requested_by,
-            notify_channel=typed_in or channel,
-        )
-
-    async def approval_changed(
-        self, tx: Store, request: ActionRequest, policy: ActionPolicy, note: str = ""
-    ) -> None:
-        """The request's message shows its state now (and loses its buttons once it is
-        no longer pending)."""
-        await tx.update_message(
-            request_key(request.id),
-            blocks.payload(
-                blocks.approval_text(request), blocks.approval_blocks(request, policy, note)
-            ),
-        )
-
-    async def progress(self, tx: Store, request: ActionRequest, text: str) -> None:
-        """One progress message in the request's thread, edited as work goes on."""
-        key = f"{request_key(request.id)}/progress"
-        body = blocks.payload(text, [blocks.section(text)])
-        if not await tx.update_message(key, body):
-            await tx.enqueue_message(
-                key,
-                request.channel or "",
-                body,
-                at=self._clock(),
-                thread_key=request_key(request.id),
-                incident_id=request.incident_id,
-            )
-
-    async def outcome(self, tx: Store, request: ActionRequest, text: str) -> None:
-        await self.say(
-            tx,
-            f"{request_key(request.id)}/outcome",
-            request.channel or "",
-            text,
-            thread_key=request_key(request.id),
-            incident_id=request.incident_id,
-        )
-
-    async def effect(
-        self,
-        tx: Store,
-        request: ActionRequest,
-        judgement: Judgement,
-        *,
-        watch_until: datetime | None,
-        window_seconds: float,
-        can_roll_back: bool,
-    ) -> None:
-        """The action's effect check: one message in its thread, edited as data arrives
-        (issue 12; bot/services/effects.py)."""
-        body = effect_blocks.effect_payload(
-            request,
-            judgement,
-            watch_until=watch_until,
-            window_seconds=window_seconds,
-            can_roll_back=can_roll_back,
-        )
-        await self._in_thread(
-            tx, f"{request_key(request.id)}/effect", request_key(request.id), request, body
-        )
-
-    async def drain_recovery(self, tx: Store, recovery: Recovery, reanalyse_to: str | None) -> None:
-        """An emergency drain's count (processed vs snapshotted) in its thread, and the
-        Re-analyse button once the backlog is over (issue 12)."""
-        key = request_key(recovery.request_id)
-        body = effect_blocks.recovery_payload(recovery, reanalyse_to=reanalyse_to)
-        if not await tx.update_message(f"{key}/recovery", body):
-            await tx.enqueue_message(
-                f"{key}/recovery",
-                recovery.channel,
-                body,
-                at=self._clock(),
-                thread_key=key,
-                incident_id=recovery.incident_id,
-            )
-
-    async def _in_thread(
-        self, tx: Store, key: str, thread_key: str, request: ActionRequest, body: blocks.Payload
-    ) -> None:
-        if not await tx.update_message(key, body):
-            await tx.enqueue_message(
-                key,
-                request.channel or "",
-                body,
-                at=self._clock(),
-                thread_key=thread_key,
-                incident_id=request.incident_id,
-            )
-
-    async def say(
-        self,
-        tx: Store,
-        key: str,
-        channel: str,
-        text: str,
-        *,
-        thread_key: str | None = None,
-        incident_id: int | None = None,
-        file_name: str | None = None,
-        title: str = "",
-        file_text: str | None = None,
-        force_file: bool = False,
-    ) -> None:
-        """A message; text longer than Slack shows inline goes into a file (named
-        ``file_name``, holding ``file_text`` or else ``text``) with its start as the
-        file's comment."""
-        name = file_name or f"{key.replace('/', '-')}.txt"
-        long = shorten(text, file_name=name, limit=INLINE_LIMIT)
-        if long.whole is None and not force_file:
-            await tx.enqueue_message(
-                key,
-                channel,
-                blocks.payload(text, [blocks.section(chunk) for chunk in split_sections(text)]),
-                at=self._clock(),
-                thread_key=thread_key,
-                incident_id=incident_id,
-            )
-            return
-        await tx.enqueue_message(
-            key,
-            channel,
-            {"filename": name, "title": title or name, "text": long.summary},
-            at=self._clock(),
-            thread_key=thread_key,
-            incident_id=incident_id,
-            kind="file",
-            content=(file_text or long.whole or text).encode("utf-8"),
         )
 
     async def report(
