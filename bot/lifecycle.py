@@ -194,14 +194,16 @@ async def start(settings: Settings) -> Server:
     # stops taking 100-300 ms in the middle of a burst of acks (benchmarks/README.md).
     gc.collect()
     gc.freeze()
+    # Said before the port opens: once it does, /readyz may answer (with the same
+    # warnings) while the outbox sender and the recovery still start.
+    for warning in embedded_warnings(runtime):
+        log.warning(warning)
     server = Server(runtime)
     try:
         await server.start()
     except BaseException:
         await server.stop(None)
         raise
-    for warning in embedded_warnings(runtime):
-        log.warning(warning)
     log.info(
         "backlog bot serving",
         extra={
