@@ -40,12 +40,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.adapters.slack.client import make_client
-from bot.app import (
-    Runtime,
-    build_runtime,
-    start_socket_mode,
-    web_application,
-)
+from bot.app import Runtime, build_runtime
 from bot.backends import check_urls, start_backends
 from bot.readiness import embedded_warnings
 from bot.services.actions import CANCEL_SECONDS
@@ -57,6 +52,7 @@ from bot.startup import (
     slack_secrets,
     verify_slack,
 )
+from bot.web import start_socket_mode, web_application
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -22,7 +22,7 @@ import yaml
 from aiohttp import web
 
 from bot.adapters.slack.channel_events import SUBSCRIBED_EVENTS
-from bot.app import Runtime, build_runtime, web_application
+from bot.app import Runtime, build_runtime
 from bot.domain.models import Clock
 from bot.domain.playbook import Playbook
 from bot.emulators.kube import KubeEmulator
@@ -30,6 +30,7 @@ from bot.emulators.pagerduty import PagerDutyEmulator
 from bot.emulators.slack_api import EmulatorEvent, SlackEmulator, SlackUserInfo, StoredMessage
 from bot.emulators.slack_requests import SlackClientSimulator
 from bot.settings import Settings
+from bot.web import web_application
 
 INCIDENT_CHANNEL_ID = "C0INCIDENTS"
 """The announcement channel's id (named as the playbook's ``announcement_channel``)."""

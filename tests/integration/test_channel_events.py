@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from bot.adapters.slack.channel_events import SUBSCRIBED_EVENTS
-from bot.app import start_socket_mode
 from bot.demo.sandbox import INCIDENT_CHANNEL_ID as CH
 from bot.demo.sandbox import PEOPLE, Sandbox
+from bot.web import start_socket_mode
 
 ALICE = PEOPLE["alice"].user_id
 BOB = PEOPLE["bob"].user_id

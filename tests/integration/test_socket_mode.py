@@ -7,8 +7,8 @@ import json
 import pytest
 
 from bot.adapters.slack.ids import ActionId
-from bot.app import start_socket_mode
 from bot.demo.sandbox import INCIDENT_CHANNEL_ID, PEOPLE
+from bot.web import start_socket_mode
 
 
 @pytest.fixture
