@@ -208,7 +208,10 @@ async def test_serve_answers_health_and_signed_commands(
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):
+            # A liveness bound (60 s), not a timing: start-up imports matplotlib, runs
+            # migrations and checks Slack, slow on a loaded 2-CPU machine.
+            for _ in range(600):
+                assert proc.returncode is None, "serve exited before answering /healthz"
                 try:
                     async with http.get(f"{base}/healthz") as resp:
                         if resp.status == 200:
