@@ -94,15 +94,29 @@ _Model = PlaybookModel
 
 
 class Playbook(_Model):
-    name: str = Field(pattern=r"^[a-z0-9][-a-z0-9_]*$")
-    description: str = ""
-    namespace: K8sName
-    severity: str = ""
-    response_time: Duration | None = None
-    resolution_time: Duration | None = None
+    name: str = Field(
+        pattern=r"^[a-z0-9][-a-z0-9_]*$",
+        description="the playbook's name; `{playbook}` in a channel name template",
+    )
+    description: str = Field(default="", description="for people; not used by the bot")
+    namespace: K8sName = Field(
+        description="the Kubernetes namespace of the deployments, ConfigMap and drain Job"
+    )
+    severity: str = Field(
+        default="", description="the runbook's severity, for people; not used by the bot"
+    )
+    response_time: Duration | None = Field(
+        default=None, description="the runbook's response time, for people; not used by the bot"
+    )
+    resolution_time: Duration | None = Field(
+        default=None,
+        description="the runbook's resolution time, for people; not used by the bot",
+    )
     slack: SlackSettings
     recovery: Recovery = Recovery()
-    roles: dict[str, Role] = Field(min_length=1)
+    roles: dict[str, Role] = Field(
+        min_length=1, description="role name → people; approvers, pages and permissions name them"
+    )
     queues: tuple[Queue, ...] = Field(min_length=1)
     deployments: dict[K8sName, Deployment] = Field(min_length=1)
     rules: tuple[AlertRule, ...] = Field(min_length=1)
@@ -115,8 +129,14 @@ class Playbook(_Model):
     diagnostics: Diagnostics = Diagnostics()
     capacity: Capacity = Capacity()
     # Who may run each /backlog sub-command (bot/domain/permissions.py has the defaults).
-    permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-    time_zone: TimeZoneName = "UTC"
+    permissions: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="`/backlog` sub-command → role names (or `anyone`) who may run it; "
+        "unset: read-only sub-commands are open to anyone, the others to members of any role",
+    )
+    time_zone: TimeZoneName = Field(
+        default="UTC", description="IANA time zone of the report's times (UTC shown alongside)"
+    )
     effect_check: EffectCheck = EffectCheck()
 
     @property

@@ -16,11 +16,11 @@ from bot.domain.playbook_types import PlaybookModel as _Model
 
 
 class EscalationTier(_Model):
-    level: int = Field(ge=1)
-    name: str
+    level: int = Field(ge=1, description="L1, L2…: ascending, unique")
+    name: str = Field(description="shown in pages and the report")
     page: tuple[str, ...] = Field(min_length=1, description="role names")
     after: Duration = Field(description="since the incident opened, if nobody acknowledged")
-    duties: tuple[str, ...] = ()
+    duties: tuple[str, ...] = Field(default=(), description="listed in the tier's page")
     # Optional paging outside Slack for the whole tier (see bot/domain/paging.py).
     pagerduty: PagerDutyTarget | None = None
     webhook: WebhookTarget | None = None
@@ -38,13 +38,29 @@ class EscalationTrigger(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     kind: TriggerKind
-    description: str
-    threshold: int | None = Field(default=None, ge=0)
-    for_: Duration | None = Field(default=None, alias="for")
-    action: ActionKind | None = None
-    within: Duration | None = None
-    max_delay: Duration | None = None
-    tier: int = Field(default=1, ge=1)
+    description: str = Field(description="the page's reason, followed by the numbers")
+    threshold: int | None = Field(
+        default=None, ge=0, description="depth_above_for: the depth the largest queue exceeds"
+    )
+    for_: Duration | None = Field(
+        default=None,
+        alias="for",
+        description="depth_above_for: how long above threshold; external_api_unavailable: "
+        "how long every call has failed",
+    )
+    action: ActionKind | None = Field(
+        default=None, description="not_resolved_after_action: the action kind that succeeded"
+    )
+    within: Duration | None = Field(
+        default=None,
+        description="not_resolved_after_action: page if the incident is still open this long "
+        "after the first such action succeeded",
+    )
+    max_delay: Duration | None = Field(
+        default=None,
+        description="sla_delay, time_to_breach: the SLA, the longest a job may wait",
+    )
+    tier: int = Field(default=1, ge=1, description="the level paged when it fires")
     # ---- What measured triggers read (bot/domain/measures.py, bot/domain/escalation.py).
     queue: str | None = Field(
         default=None,
@@ -80,8 +96,12 @@ class EscalationTrigger(_Model):
 
 
 class Escalation(_Model):
-    tiers: tuple[EscalationTier, ...] = Field(min_length=1)
-    triggers: tuple[EscalationTrigger, ...] = ()
+    tiers: tuple[EscalationTier, ...] = Field(
+        min_length=1, description="paged in turn on their timers until someone acknowledges"
+    )
+    triggers: tuple[EscalationTrigger, ...] = Field(
+        default=(), description="conditions that page a tier at once, acknowledged or not"
+    )
 
     @field_validator("tiers")
     @classmethod

@@ -54,9 +54,13 @@ class Severity(StrEnum):
 class Role(_Model):
     """People who can approve or be paged: Slack user ids and user groups."""
 
-    description: str = ""
-    users: tuple[Annotated[str, Field(pattern=_SLACK_USER)], ...] = ()
-    usergroups: tuple[Annotated[str, Field(pattern=_SLACK_GROUP)], ...] = ()
+    description: str = Field(default="", description="for people; shown nowhere by the bot")
+    users: tuple[Annotated[str, Field(pattern=_SLACK_USER)], ...] = Field(
+        default=(), description="Slack user ids (`U…`, `W…`)"
+    )
+    usergroups: tuple[Annotated[str, Field(pattern=_SLACK_GROUP)], ...] = Field(
+        default=(), description="Slack user group ids (`S…`), expanded with usergroups.users.list"
+    )
     # Optional paging outside Slack for this role's people (see bot/domain/paging.py).
     pagerduty: PagerDutyTarget | None = None
     webhook: WebhookTarget | None = None
@@ -69,10 +73,15 @@ class Role(_Model):
 
 
 class Queue(_Model):
-    name: str = Field(min_length=1, max_length=512)
-    metric: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-    deployment: K8sName | None = None
-    description: str = ""
+    name: str = Field(min_length=1, max_length=512, description="the Redis list's key")
+    metric: str = Field(
+        pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+        description="the Prometheus gauge name under which /metrics exports its depth",
+    )
+    deployment: K8sName | None = Field(
+        default=None, description="the deployment of the workers that consume it, if any"
+    )
+    description: str = Field(default="", description="for people; not used by the bot")
     job_age: JobAgeSource | None = Field(
         default=None,
         description="Where the enqueue time of the oldest waiting job is read, for the SLA "
@@ -83,10 +92,18 @@ class Queue(_Model):
 
 class Deployment(_Model):
     pod_selector: str = Field(min_length=1, description="label selector of its pods")
-    min_replicas: int = Field(default=1, ge=0)
-    max_replicas: int = Field(ge=1, le=1000)
-    suggested_replicas: int | None = Field(default=None, ge=1)
-    log_error_pattern: str = r"ERROR|FATAL|Exception"
+    min_replicas: int = Field(default=1, ge=0, description="the fewest replicas a scale may set")
+    max_replicas: int = Field(ge=1, le=1000, description="the most replicas a scale may set")
+    suggested_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="the worker count proposed while no depth samples exist yet (else the "
+        "capacity model's)",
+    )
+    log_error_pattern: str = Field(
+        default=r"ERROR|FATAL|Exception",
+        description="regular expression of error lines in its pods' logs, for diagnose",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> Deployment:
@@ -116,21 +133,33 @@ class AlertRule(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    name: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="the alert's name (an Alertmanager alert of this name joins the incident)",
+    )
     kind: RuleKind
-    queue: str
-    threshold: int = Field(default=0, ge=0)
-    for_: Duration = Field(alias="for")
+    queue: str = Field(description="one of `queues`' names")
+    threshold: int = Field(default=0, ge=0, description="depth_above: the depth it must exceed")
+    for_: Duration = Field(
+        alias="for", description="how long the condition must hold before it fires"
+    )
     severity: Severity
-    summary: str = ""
-    expr: str | None = None
+    summary: str = Field(default="", description="the incident's title (else the rule's name)")
+    expr: str | None = Field(
+        default=None, description="the Prometheus rule's PromQL (deploy/prometheus/rules.yml)"
+    )
 
 
 class StuckJobs(_Model):
-    processing_set: str = Field(min_length=1)
+    processing_set: str = Field(
+        min_length=1, description="the Redis set of the ids of jobs being processed"
+    )
     heartbeat_key: str = Field(min_length=1, description="with a {job_id} placeholder")
-    stuck_after: Duration
-    requeue_to: str
+    stuck_after: Duration = Field(
+        description="a job whose heartbeat is older (or missing) counts as stuck; "
+        "`/backlog requeue`'s default `--older-than`"
+    )
+    requeue_to: str = Field(description="the Redis list stuck jobs are pushed back onto")
 
     @field_validator("heartbeat_key")
     @classmethod
@@ -141,9 +170,9 @@ class StuckJobs(_Model):
 
 
 class ConfigKey(_Model):
-    min: int
-    max: int
-    suggested: int | None = None
+    min: int = Field(description="the smallest value `/backlog tune` may set")
+    max: int = Field(description="the largest value `/backlog tune` may set")
+    suggested: int | None = Field(default=None, description="for people; not used by the bot")
 
     @model_validator(mode="after")
     def _bounds(self) -> ConfigKey:
@@ -153,8 +182,11 @@ class ConfigKey(_Model):
 
 
 class WorkerConfig(_Model):
-    configmap: K8sName
-    restart_deployments: tuple[K8sName, ...] = ()
+    configmap: K8sName = Field(description="the ConfigMap holding the workers' settings")
+    restart_deployments: tuple[K8sName, ...] = Field(
+        default=(),
+        description="the deployments that read it: restarted after a tune; only these can be tuned",
+    )
     keys: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")], ConfigKey]
 
 
@@ -174,11 +206,13 @@ class DrainRecovery(_Model):
 
 
 class EmergencyDrain(_Model):
-    job_name: K8sName
-    image: str = Field(min_length=1)
-    command: tuple[str, ...] = Field(min_length=1)
-    env: dict[str, str] = Field(default_factory=dict)
-    backoff_limit: int = Field(default=3, ge=0, le=20)
+    job_name: K8sName = Field(description="the Job's name prefix (a unique suffix is added)")
+    image: str = Field(min_length=1, description="the Job's container image")
+    command: tuple[str, ...] = Field(min_length=1, description="the container's command")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="the container's environment variables"
+    )
+    backoff_limit: int = Field(default=3, ge=0, le=20, description="the Job's backoffLimit")
     # The queue the drain Job empties (None: the playbook's first queue).
     queue: str | None = None
     recovery: DrainRecovery = DrainRecovery()
@@ -200,9 +234,16 @@ POLICY_FALLBACK = {ActionKind.REANALYSE: ActionKind.REQUEUE}
 
 class ActionPolicy(_Model):
     approvers: tuple[str, ...] = Field(min_length=1, description="role names")
-    approvals_required: int = Field(default=1, ge=1, le=5)
-    requester_may_approve: bool = True
-    expires_after: Duration = timedelta(minutes=30)
+    approvals_required: int = Field(
+        default=1, ge=1, le=5, description="distinct people who must approve before it runs"
+    )
+    requester_may_approve: bool = Field(
+        default=True, description="false: the requester cannot approve their own request"
+    )
+    expires_after: Duration = Field(
+        default=timedelta(minutes=30),
+        description="a request not approved within this long expires and never runs",
+    )
 
 
 class Capacity(_Model):
@@ -235,14 +276,26 @@ class EffectCheck(_Model):
 class Diagnostics(_Model):
     """Where ``/backlog diagnose`` looks (the runbook's root-cause checks)."""
 
-    timeout: Duration = timedelta(seconds=10)
-    log_tail_lines: int = Field(default=200, ge=10, le=5000)
-    rate_limit_deployment: K8sName | None = None
-    rate_limit_patterns: tuple[str, ...] = ("rate.limit", "quota", "429", "503")
+    timeout: Duration = Field(
+        default=timedelta(seconds=10), description="each check's own time limit"
+    )
+    log_tail_lines: int = Field(
+        default=200, ge=10, le=5000, description="how many recent log lines per pod are read"
+    )
+    rate_limit_deployment: K8sName | None = Field(
+        default=None, description="the deployment whose logs are searched for rate limits"
+    )
+    rate_limit_patterns: tuple[str, ...] = Field(
+        default=("rate.limit", "quota", "429", "503"),
+        description="regular expressions of rate-limit lines in those logs",
+    )
     database_url_env: str | None = Field(
         default=None, pattern=r"^[A-Z_][A-Z0-9_]*$", description="env var with the app's DSN"
     )
-    slow_query_tables: tuple[str, ...] = ()
+    slow_query_tables: tuple[str, ...] = Field(
+        default=(),
+        description="tables whose slowest statements are listed (needs pg_stat_statements)",
+    )
 
 
 ReportSection = Literal[

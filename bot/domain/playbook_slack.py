@@ -40,10 +40,15 @@ class IncidentChannels(PlaybookModel):
     channel is created (each escalation tier's roles when it is paged).
     """
 
-    mode: ChannelMode = ChannelMode.PER_INCIDENT
+    mode: ChannelMode = Field(
+        default=ChannelMode.PER_INCIDENT,
+        description="per_incident: a channel per incident; fixed: all in the announcement channel",
+    )
     name: str = Field(default="inc-{date}-{rule}", min_length=1, max_length=200)
-    private: bool = False
-    invite_roles: tuple[str, ...] = ()
+    private: bool = Field(default=False, description="create private channels")
+    invite_roles: tuple[str, ...] = Field(
+        default=(), description="role names invited when the channel is created"
+    )
     runbook_url: str | None = Field(default=None, description="bookmarked in the channel")
 
     @field_validator("name")
@@ -114,9 +119,20 @@ class Recovery(PlaybookModel):
     itself after that long below.
     """
 
-    quiet_period: Duration = Field(default=timedelta(minutes=10), ge=timedelta(0))
-    auto_resolve_after: Duration | None = None
-    hysteresis: float = Field(default=0.1, ge=0.0, lt=1.0)
+    quiet_period: Duration = Field(
+        default=timedelta(minutes=10),
+        ge=timedelta(0),
+        description="how long every depth rule's queue stays low before recovery is offered",
+    )
+    auto_resolve_after: Duration | None = Field(
+        default=None, description="unset: a person resolves (the Resolve button)"
+    )
+    hysteresis: float = Field(
+        default=0.1,
+        ge=0.0,
+        lt=1.0,
+        description="the fraction below the threshold that counts as low",
+    )
 
     @field_validator("auto_resolve_after")
     @classmethod
