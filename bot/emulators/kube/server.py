@@ -15,13 +15,15 @@ import yaml
 from aiohttp import web
 
 from bot.emulators.kube import errors, resources, views
-from bot.emulators.kube.cluster import Cluster, Watcher
+from bot.emulators.kube.cluster import Cluster
 from bot.emulators.kube.controller import Controller
 from bot.emulators.kube.errors import ApiError
 from bot.emulators.kube.gate import Gate
 from bot.emulators.kube.rbac import RequestRecord
 from bot.emulators.kube.resources import ResourceType
+from bot.emulators.kube.scale import patch_scale, read_scale, update_scale
 from bot.emulators.kube.selectors import parse_field_selector, parse_label_selector
+from bot.emulators.kube.store import Watcher
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -267,7 +269,7 @@ class ApiServer:
             body = self._body(raw, content_type)
             if route.subresource == "scale":
                 return json_response(
-                    cluster.update_scale(rtype, namespace, name, body, dry_run=dry_run)
+                    update_scale(cluster, rtype, namespace, name, body, dry_run=dry_run)
                 )
             return json_response(
                 cluster.replace(
@@ -282,7 +284,8 @@ class ApiServer:
         if verb == "patch":
             if route.subresource == "scale":
                 return json_response(
-                    cluster.patch_scale(
+                    patch_scale(
+                        cluster,
                         rtype,
                         namespace,
                         name,
@@ -387,7 +390,7 @@ class ApiServer:
             )
             return web.Response(text=text, content_type="text/plain")
         if route.subresource == "scale":
-            return json_response(self.cluster.read_scale(rtype, route.namespace, name))
+            return json_response(read_scale(self.cluster, rtype, route.namespace, name))
         self._progress_jobs()
         return json_response(self.cluster.get(rtype, route.namespace, name))
 
