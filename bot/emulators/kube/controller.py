@@ -6,10 +6,10 @@ can observe the effects of what the bot does without waiting."""
 from __future__ import annotations
 
 from bot.emulators.kube.autoscaler import HpaController
-from bot.emulators.kube.builders import PodState
 from bot.emulators.kube.cluster import Cluster
 from bot.emulators.kube.deployments import HASH_LABEL, REVISION, DeploymentController
 from bot.emulators.kube.jobs import JobController
+from bot.emulators.kube.pod_state import PodState
 from bot.emulators.kube.pods import is_ready, owned_by, owner_ref
 from bot.emulators.kube.resources import DEPLOYMENTS, HPAS, JOBS, PODS, REPLICASETS
 

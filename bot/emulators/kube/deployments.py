@@ -8,9 +8,9 @@ import copy
 import math
 from typing import Any
 
-from bot.emulators.kube import builders
-from bot.emulators.kube.builders import PodState
+from bot.emulators.kube import builders, pod_state
 from bot.emulators.kube.deployment_status import DeploymentStatus
+from bot.emulators.kube.pod_state import PodState
 from bot.emulators.kube.pods import owned_by, owner_ref
 from bot.emulators.kube.replicasets import ReplicaSetController
 from bot.emulators.kube.resources import DEPLOYMENTS, REPLICASETS
@@ -168,6 +168,6 @@ class DeploymentController(ReplicaSetController, DeploymentStatus):
 def _stall_state(reason: str | None) -> PodState:
     if reason is None:
         return PodState()
-    if reason in builders.PENDING_WAIT_REASONS:
+    if reason in pod_state.PENDING_WAIT_REASONS:
         return PodState(waiting_reason=reason)
     return PodState(waiting_reason=reason, restart_count=5, terminated_reason="Error")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.emulators.kube.builders import PodState
+from bot.emulators.kube.pod_state import PodState
 from bot.emulators.kube.pods import PodMaker, is_ready, owned_by, terminal
 from bot.emulators.kube.resources import PODS, REPLICASETS
 from bot.emulators.kube.selectors import (

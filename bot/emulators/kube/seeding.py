@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.emulators.kube import builders, resources
-from bot.emulators.kube.builders import DEFAULT_IMAGE, PodState
+from bot.emulators.kube.builders import DEFAULT_IMAGE
 from bot.emulators.kube.cluster import Cluster
 from bot.emulators.kube.controller import HASH_LABEL, Controller, owned_by
 from bot.emulators.kube.defaults import default_on_create
 from bot.emulators.kube.errors import ApiError
+from bot.emulators.kube.pod_state import PodState
 from bot.emulators.kube.resources import (
     CONFIGMAPS,
     DEPLOYMENTS,
