@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 import secrets
 import shutil
@@ -37,141 +36,22 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Awaitable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlencode
 
 import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.ack_requests import APPROVER, Target, click_body, command_body, timed_post  # noqa: E402
+from benchmarks.ack_servers import EmulatorThread, bare_server, free_port, wait_healthy  # noqa: E402
 from bot.demo.sandbox import INCIDENT_CHANNEL_ID, PEOPLE, manifest_scopes  # noqa: E402
 from bot.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 from bot.emulators.kube import KubeEmulator  # noqa: E402
 from bot.emulators.slack_api import SlackEmulator, SlackUserInfo  # noqa: E402
-from bot.emulators.slack_requests import sign  # noqa: E402
 
-T = TypeVar("T")
-APPROVER = PEOPLE["bob"]
 REQUESTER = PEOPLE["alice"]
-
-
-class EmulatorThread:
-    """The Slack emulator on its own thread and event loop, so the client's loop only
-    sends and times requests."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()  # type: ignore[arg-type]
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-
-
-@dataclass
-class Target:
-    name: str
-    url: str
-    secret: str
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise SystemExit(f"{url} exited; see {log}")
-            try:
-                async with http.get(url) as resp:
-                    if resp.status in (200, 404, 405):
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit(f"{url} did not come up; see {log}")
-
-
-def command_body(text: str, user: Any, response_url: str) -> bytes:
-    return urlencode(
-        {
-            "token": "unused",
-            "team_id": "T0001",
-            "team_domain": "backlog-bot-demo",
-            "channel_id": INCIDENT_CHANNEL_ID,
-            "channel_name": "phishnet-incidents",
-            "user_id": user.user_id,
-            "user_name": user.name,
-            "command": "/backlog",
-            "text": text,
-            "api_app_id": "A0001",
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": secrets.token_hex(8),
-        }
-    ).encode()
-
-
-def click_body(request_id: str, message_ts: str, response_url: str) -> bytes:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": APPROVER.user_id, "username": APPROVER.name, "team_id": "T0001"},
-        "api_app_id": "A0001",
-        "token": "unused",
-        "container": {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": INCIDENT_CHANNEL_ID,
-        },
-        "trigger_id": secrets.token_hex(8),
-        "team": {"id": "T0001", "domain": "backlog-bot-demo"},
-        "channel": {"id": INCIDENT_CHANNEL_ID, "name": "phishnet-incidents"},
-        "response_url": response_url,
-        "message": {"type": "message", "ts": message_ts, "text": "Approval needed"},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": "backlog_approve",
-                "block_id": "backlog_approval_buttons",
-                "text": {"type": "plain_text", "text": "Approve"},
-                "value": request_id,
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode()
-
-
-async def timed_post(http: aiohttp.ClientSession, target: Target, body: bytes) -> float:
-    stamp = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": sign(target.secret, stamp, body),
-    }
-    started = time.perf_counter()
-    async with http.post(target.url, data=body, headers=headers) as resp:
-        await resp.read()
-        elapsed = time.perf_counter() - started
-        if resp.status != 200:
-            raise SystemExit(f"{target.name} answered HTTP {resp.status}")
-    return elapsed * 1000
 
 
 class Bench:
@@ -372,25 +252,6 @@ async def measure(
         f"over {len(bot_times)} requests (every one answered through its response_url)"
     )
     print(f"ack p50_ms={p50:.1f} p99_ms={p99:.1f} ratio_p99_to_bare={p99 / bare_p99:.2f}")
-
-
-def bare_server(port: int) -> None:
-    """A Bolt app on aiohttp that acks /backlog and the Approve button, nothing else."""
-    from aiohttp import web
-    from slack_bolt.async_app import AsyncAck, AsyncApp
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    client = AsyncWebClient(
-        token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]
-    )
-    app = AsyncApp(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"])
-
-    async def only_ack(ack: AsyncAck) -> None:
-        await ack()
-
-    app.command("/backlog")(only_ack)
-    app.action("backlog_approve")(only_ack)
-    web.run_app(app.web_app(path="/slack/events"), host="127.0.0.1", port=port, print=None)
 
 
 def parse() -> argparse.Namespace:

@@ -1,8 +1,8 @@
 """A Kubernetes API server emulator (see ``bot.emulators.kube_api``)."""
 
-from bot.emulators.kube.builders import PodState
 from bot.emulators.kube.emulator import DEFAULT_USER, KubeEmulator
 from bot.emulators.kube.errors import ApiError
+from bot.emulators.kube.pod_state import PodState
 from bot.emulators.kube.rbac import (
     PolicyRule,
     RequestRecord,

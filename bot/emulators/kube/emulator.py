@@ -14,7 +14,7 @@ from typing import Any, Self
 import yaml
 from aiohttp import web
 
-from bot.emulators.kube.cluster import Cluster, utc_now
+from bot.emulators.kube.cluster import Cluster
 from bot.emulators.kube.controller import Controller
 from bot.emulators.kube.gate import Fault, Gate
 from bot.emulators.kube.rbac import PolicyRule, RequestRecord
@@ -22,6 +22,7 @@ from bot.emulators.kube.resources import (
     JOBS,
 )
 from bot.emulators.kube.server import ApiServer
+from bot.emulators.kube.store import utc_now
 from bot.emulators.kube.troubles import TroubleMixin
 
 JSON = dict[str, Any]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.emulators.kube.builders import PodState
 from bot.emulators.kube.cluster import monotonic
+from bot.emulators.kube.pod_state import PodState
 from bot.emulators.kube.pods import PodMaker, owned_by, terminal
 from bot.emulators.kube.resources import JOBS, PODS
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.emulators.kube import builders
-from bot.emulators.kube.builders import PodState
+from bot.emulators.kube import builders, pod_state
 from bot.emulators.kube.cluster import Cluster
+from bot.emulators.kube.pod_state import PodState
 from bot.emulators.kube.resources import EVENTS, NODES, PODS
 
 JSON = dict[str, Any]
@@ -83,7 +83,9 @@ class PodMaker:
         else:
             host_ip = self._host_ip(spec.get("nodeName"))
         pod_ip = (pod.get("status") or {}).get("podIP") or self.cluster.next_ip()
-        builders.apply_pod_state(pod, state, now=self.cluster.now(), host_ip=host_ip, pod_ip=pod_ip)
+        pod_state.apply_pod_state(
+            pod, state, now=self.cluster.now(), host_ip=host_ip, pod_ip=pod_ip
+        )
 
     def _host_ip(self, node_name: str | None) -> str:
         node = self.cluster.raw(NODES, None, node_name) if node_name else None

@@ -3,100 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from bot.emulators.kube import errors, resources, views
-from bot.emulators.kube.cluster import Cluster, Watcher
+from bot.emulators.kube.cluster import Cluster
 from bot.emulators.kube.controller import Controller
+from bot.emulators.kube.discovery import non_resource
 from bot.emulators.kube.errors import ApiError
 from bot.emulators.kube.gate import Gate
+from bot.emulators.kube.listing import list_document
 from bot.emulators.kube.rbac import RequestRecord
 from bot.emulators.kube.resources import ResourceType
-from bot.emulators.kube.selectors import parse_field_selector, parse_label_selector
+from bot.emulators.kube.routes import (
+    Route,
+    decode_body,
+    error_response,
+    int_query,
+    json_response,
+    parse_route,
+    query_selectors,
+    verb_for,
+)
+from bot.emulators.kube.scale import patch_scale, read_scale, update_scale
+from bot.emulators.kube.watch import WatchQueue, watch
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
-
-_HEALTH_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
-
-
-@dataclass(frozen=True)
-class Route:
-    group: str
-    version: str
-    resource: str
-    namespace: str | None
-    name: str | None
-    subresource: str | None
-
-
-def parse_route(path: str) -> Route | None:
-    parts = [part for part in path.split("/") if part]
-    if len(parts) >= 3 and parts[0] == "api":
-        group, version, rest = "", parts[1], parts[2:]
-    elif len(parts) >= 4 and parts[0] == "apis":
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
-        return None
-    namespace: str | None = None
-    if rest[0] == "namespaces" and len(rest) >= 3:
-        namespace, rest = rest[1], rest[2:]
-    if len(rest) > 3:
-        return None
-    name = rest[1] if len(rest) > 1 else None
-    subresource = rest[2] if len(rest) > 2 else None
-    return Route(group, version, rest[0], namespace, name, subresource)
-
-
-def verb_for(method: str, route: Route, query: Any) -> str:
-    watching = str(query.get("watch", "")).lower() in ("true", "1")
-    if method == "GET":
-        if watching:
-            return "watch"
-        return "get" if route.name else "list"
-    if method == "POST":
-        return "create"
-    if method == "PUT":
-        return "update"
-    if method == "PATCH":
-        return "patch"
-    if method == "DELETE":
-        return "delete" if route.name else "deletecollection"
-    return method.lower()
-
-
-def json_response(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        body=json.dumps(body).encode(),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-def error_response(error: ApiError) -> web.Response:
-    return json_response(error.status(), error.code, headers=error.headers or None)
-
-
-def _int_query(query: Any, key: str) -> int | None:
-    value = query.get(key)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise errors.bad_request(f"invalid value for {key}: {value!r}") from exc
 
 
 class ApiServer:
@@ -114,7 +51,7 @@ class ApiServer:
         self.controller = controller
         self.gate = gate
         self._auto_reconcile = auto_reconcile
-        self._watch_queues: set[asyncio.Queue[tuple[str, JSON] | None]] = set()
+        self._watch_queues: set[WatchQueue] = set()
         self.server_address = "127.0.0.1:0"
 
     def make_app(self) -> web.Application:
@@ -144,7 +81,15 @@ class ApiServer:
         path = request.path
         route = parse_route(path)
         if route is None:
-            return self._non_resource(request, path), None
+            return (
+                non_resource(
+                    request,
+                    path,
+                    metrics_enabled=self.cluster.side.metrics_enabled,
+                    server_address=self.server_address,
+                ),
+                None,
+            )
         verb = verb_for(request.method, route, request.query)
         namespace = route.namespace
         record = RequestRecord(
@@ -171,32 +116,7 @@ class ApiServer:
         except ApiError as error:
             return error_response(error), index
 
-    # --- discovery and health ----------------------------------------------------
-
-    def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse:
-        if request.method != "GET":
-            raise errors.method_not_allowed()
-        path = path.rstrip("/") or "/"
-        metrics = self.cluster.side.metrics_enabled
-        if path in _HEALTH_PATHS:
-            return web.Response(text="ok", content_type="text/plain")
-        if path == "/version":
-            return json_response(resources.VERSION_INFO)
-        if path == "/api":
-            return json_response(resources.api_versions(self.server_address))
-        if path == "/apis":
-            return json_response(resources.api_group_list(metrics_enabled=metrics))
-        parts = path.strip("/").split("/")
-        document: JSON | None = None
-        if len(parts) == 2 and parts[0] == "api":
-            document = resources.resource_list("", parts[1], metrics_enabled=metrics)
-        elif len(parts) == 2 and parts[0] == "apis":
-            document = resources.api_group(parts[1], metrics_enabled=metrics)
-        elif len(parts) == 3 and parts[0] == "apis":
-            document = resources.resource_list(parts[1], parts[2], metrics_enabled=metrics)
-        if document is None:
-            raise errors.path_not_found()
-        return json_response(document)
+    # --- resources -------------------------------------------------------------------
 
     # --- resources -------------------------------------------------------------------
 
@@ -232,7 +152,7 @@ class ApiServer:
         if verb == "list":
             return self._list(rtype, route, query)
         if verb == "watch":
-            return await self._watch(request, rtype, route)
+            return await watch(self.cluster, self._watch_queues, request, rtype, route)
         if verb == "get":
             return self._get(rtype, route, query)
         if verb == "deletecollection":
@@ -260,14 +180,14 @@ class ApiServer:
         field_manager = request.query.get("fieldManager")
         if verb == "create":
             return json_response(
-                cluster.create(rtype, namespace, self._body(raw, content_type), dry_run=dry_run),
+                cluster.create(rtype, namespace, decode_body(raw, content_type), dry_run=dry_run),
                 201,
             )
         if verb == "update":
-            body = self._body(raw, content_type)
+            body = decode_body(raw, content_type)
             if route.subresource == "scale":
                 return json_response(
-                    cluster.update_scale(rtype, namespace, name, body, dry_run=dry_run)
+                    update_scale(cluster, rtype, namespace, name, body, dry_run=dry_run)
                 )
             return json_response(
                 cluster.replace(
@@ -282,7 +202,8 @@ class ApiServer:
         if verb == "patch":
             if route.subresource == "scale":
                 return json_response(
-                    cluster.patch_scale(
+                    patch_scale(
+                        cluster,
                         rtype,
                         namespace,
                         name,
@@ -303,7 +224,7 @@ class ApiServer:
                 field_manager=field_manager,
             )
             return json_response(obj, 201 if created else 200)
-        options = self._body(raw, "application/json") if raw.strip() else {}
+        options = decode_body(raw, "application/json") if raw.strip() else {}
         if not isinstance(options, dict):
             raise errors.bad_request("DeleteOptions must be an object")
         propagation = request.query.get("propagationPolicy") or options.get("propagationPolicy")
@@ -322,56 +243,11 @@ class ApiServer:
             )
         )
 
-    @staticmethod
-    def _body(raw: bytes, content_type: str) -> Any:
-        try:
-            if "yaml" in content_type:
-                return yaml.safe_load(raw.decode() or "null")
-            return json.loads(raw.decode() or "null")
-        except (ValueError, yaml.YAMLError) as exc:
-            raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
-
-    def _selectors(self, rtype: ResourceType, query: Any) -> tuple[Any, Any]:
-        labels = parse_label_selector(query.get("labelSelector"))
-        fields = parse_field_selector(query.get("fieldSelector"), rtype.kind)
-        return labels, fields
-
-    def _list_doc(self, rtype: ResourceType, items: list[JSON], query: Any) -> JSON:
-        for item in items:
-            item.pop("apiVersion", None)
-            item.pop("kind", None)
-        metadata: JSON = {"resourceVersion": str(self.cluster.resource_version)}
-        limit = _int_query(query, "limit")
-        start = 0
-        token = query.get("continue")
-        if token:
-            try:
-                start = int(json.loads(base64.b64decode(token))["start"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise errors.bad_request("continue key is not valid") from exc
-        if limit and limit > 0:
-            page = items[start : start + limit]
-            rest = len(items) - start - len(page)
-            if rest > 0:
-                metadata["continue"] = base64.b64encode(
-                    json.dumps({"start": start + limit}).encode()
-                ).decode()
-                metadata["remainingItemCount"] = rest
-            items = page
-        elif start:
-            items = items[start:]
-        return {
-            "kind": rtype.list_kind,
-            "apiVersion": rtype.api_version,
-            "metadata": metadata,
-            "items": items,
-        }
-
     def _list(self, rtype: ResourceType, route: Route, query: Any) -> web.StreamResponse:
-        labels, fields = self._selectors(rtype, query)
+        labels, fields = query_selectors(rtype, query)
         self._progress_jobs()
         items = self.cluster.list(rtype, route.namespace, labels, fields)
-        return json_response(self._list_doc(rtype, items, query))
+        return json_response(list_document(rtype, items, query, self.cluster.resource_version))
 
     def _get(self, rtype: ResourceType, route: Route, query: Any) -> web.StreamResponse:
         name = route.name or ""
@@ -382,12 +258,12 @@ class ApiServer:
                 name,
                 container=query.get("container") or None,
                 previous=str(query.get("previous", "")).lower() == "true",
-                tail_lines=_int_query(query, "tailLines"),
-                limit_bytes=_int_query(query, "limitBytes"),
+                tail_lines=int_query(query, "tailLines"),
+                limit_bytes=int_query(query, "limitBytes"),
             )
             return web.Response(text=text, content_type="text/plain")
         if route.subresource == "scale":
-            return json_response(self.cluster.read_scale(rtype, route.namespace, name))
+            return json_response(read_scale(self.cluster, rtype, route.namespace, name))
         self._progress_jobs()
         return json_response(self.cluster.get(rtype, route.namespace, name))
 
@@ -399,8 +275,8 @@ class ApiServer:
     def _delete_collection(
         self, rtype: ResourceType, route: Route, query: Any, raw: bytes
     ) -> web.StreamResponse:
-        labels, fields = self._selectors(rtype, query)
-        options = self._body(raw, "application/json") if raw.strip() else {}
+        labels, fields = query_selectors(rtype, query)
+        options = decode_body(raw, "application/json") if raw.strip() else {}
         propagation = query.get("propagationPolicy") or (
             options.get("propagationPolicy") if isinstance(options, dict) else None
         )
@@ -417,10 +293,10 @@ class ApiServer:
                     deleted.append(obj)
             if self._auto_reconcile():
                 self.controller.reconcile()
-        return json_response(self._list_doc(rtype, deleted, {}))
+        return json_response(list_document(rtype, deleted, {}, self.cluster.resource_version))
 
     def _metrics(self, rtype: ResourceType, route: Route, query: Any) -> web.StreamResponse:
-        labels, fields = self._selectors(
+        labels, fields = query_selectors(
             resources.PODS if rtype.namespaced else resources.NODES, query
         )
         if rtype.namespaced:
@@ -440,56 +316,3 @@ class ApiServer:
                 "items": items,
             }
         )
-
-    async def _watch(
-        self, request: web.Request, rtype: ResourceType, route: Route
-    ) -> web.StreamResponse:
-        labels, fields = self._selectors(rtype, request.query)
-        if route.name is not None:
-            fields = [*fields, *parse_field_selector(f"metadata.name={route.name}", rtype.kind)]
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, JSON] | None] = asyncio.Queue()
-
-        def send(kind: str, obj: JSON) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is closing
-                loop.call_soon_threadsafe(queue.put_nowait, (kind, obj))
-
-        watcher = Watcher(rtype, route.namespace, labels, fields, send)
-        since = request.query.get("resourceVersion")
-        with self.cluster.lock:
-            initial = (
-                self.cluster.list(rtype, route.namespace, labels, fields)
-                if since in (None, "", "0")
-                else []
-            )
-            self.cluster.watchers.append(watcher)
-        self._watch_queues.add(queue)
-        timeout = float(_int_query(request.query, "timeoutSeconds") or 60)
-        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-        try:
-            await response.prepare(request)
-            for obj in initial:
-                await response.write(_event_line("ADDED", rtype, obj))
-            deadline = loop.time() + timeout
-            while (remaining := deadline - loop.time()) > 0:
-                try:
-                    item = await asyncio.wait_for(queue.get(), remaining)
-                except TimeoutError:
-                    break
-                if item is None:
-                    break
-                await response.write(_event_line(item[0], rtype, item[1]))
-            await response.write_eof()
-        except ConnectionResetError:
-            pass
-        finally:
-            with self.cluster.lock, contextlib.suppress(ValueError):
-                self.cluster.watchers.remove(watcher)
-            self._watch_queues.discard(queue)
-        return response
-
-
-def _event_line(kind: str, rtype: ResourceType, obj: JSON) -> bytes:
-    obj["apiVersion"] = rtype.api_version
-    obj["kind"] = rtype.kind
-    return (json.dumps({"type": kind, "object": obj}) + "\n").encode()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.emulators.kube.builders import PodState
+from bot.emulators.kube.pod_state import PodState
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from bot.emulators.kube.builders import PodState
 from bot.emulators.kube.controller import HASH_LABEL, is_ready, owned_by
+from bot.emulators.kube.pod_state import PodState
 from bot.emulators.kube.resources import DEPLOYMENTS, PODS, REPLICASETS
-from bot.emulators.kube.seeding import UNSCHEDULABLE_MESSAGE, SeedingMixin
+from bot.emulators.kube.seed_workloads import UNSCHEDULABLE_MESSAGE
+from bot.emulators.kube.seeding import SeedingMixin
 from bot.emulators.kube.side import Hold
 
 JSON = dict[str, Any]
