@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -24,8 +25,11 @@ from bot.startup import ConfigurationError, secret
 log = logging.getLogger(__name__)
 
 
-def web_application(runtime: Runtime) -> web.Application:
-    """``/slack/events``, ``/healthz``, ``/readyz`` and ``/metrics``."""
+def web_application(
+    runtime: Runtime, *, playbooks: Callable[[], dict[str, Any]] | None = None
+) -> web.Application:
+    """``/slack/events``, ``/healthz``, ``/readyz`` and ``/metrics``. ``playbooks``:
+    what ``/readyz`` says of each playbook when one bot runs several."""
     exported = BotMetrics(
         playbook=runtime.playbook,
         redis=runtime.redis,
@@ -49,6 +53,8 @@ def web_application(runtime: Runtime) -> web.Application:
         status, body = await readiness(runtime)
         # Pagers outside Slack are listed but never fail readiness (bot/services/paging.py).
         body["paging"] = runtime.paging.service.readiness()
+        if playbooks is not None:
+            body["playbooks"] = playbooks()
         return web.json_response(body, status=status)
 
     async def metrics(request: web.Request) -> web.Response:

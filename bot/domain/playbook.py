@@ -26,6 +26,7 @@ from bot.domain.playbook_escalation import (
     EscalationTrigger,
     TriggerKind,
 )
+from bot.domain.playbook_redis import RedisSource
 from bot.domain.playbook_sections import (
     POLICY_FALLBACK,
     ActionKind,
@@ -118,6 +119,7 @@ class Playbook(_Model):
     permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     time_zone: TimeZoneName = "UTC"
     effect_check: EffectCheck = EffectCheck()
+    redis: RedisSource = RedisSource()
 
     @property
     def tz(self) -> ZoneInfo:
