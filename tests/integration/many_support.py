@@ -30,7 +30,6 @@ _BILLING = {
     "EmailQueueBacklog": "InvoiceQueueBacklog",
     "U0SREONCALL": "U0DEV",
 }
-BROKEN = "name: broken-one\nnamespace: ops\nqueues: []\n"
 
 
 def billing_text() -> str:
@@ -40,13 +39,19 @@ def billing_text() -> str:
     return text
 
 
+def broken_text() -> str:
+    """Payroll: billing's playbook with one mistake, a queue's deployment not listed."""
+    text = billing_text().replace("name: billing-queue-backlog", "name: payroll-queue-backlog")
+    return text.replace("deployment: billing-worker-email", "deployment: payroll-worker", 1)
+
+
 def write_playbooks(directory: Path, *, broken: bool = True) -> Path:
     """``a-phishnet.yml``, ``b-billing.yml`` and (with ``broken``) ``c-broken.yml``."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "a-phishnet.yml").write_text(PHISHNET.read_text(encoding="utf-8"))
     (directory / "b-billing.yml").write_text(billing_text())
     if broken:
-        (directory / "c-broken.yml").write_text(BROKEN)
+        (directory / "c-broken.yml").write_text(broken_text())
     return directory
 
 
