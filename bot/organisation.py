@@ -33,6 +33,7 @@ from bot.adapters.store.outbox import OutboxMessage
 from bot.adapters.store.sender import SenderConnection
 from bot.app import Runtime, build_runtime
 from bot.backends import Backends, start_backends
+from bot.domain.alerts import ExternalAlert
 from bot.domain.delivery import Delivered
 from bot.domain.models import Clock, system_clock
 from bot.domain.playbook import PlaybookError, PlaybookProblem
@@ -78,6 +79,18 @@ class Organisation:
         for error in self.broken:
             body[error.path] = [f"{p.field}: {p.reason}" for p in error.problems]
         return body
+
+    def runtime_for_alert(self, alert: ExternalAlert) -> Runtime:
+        """The playbook an Alertmanager alert is for: the one its ``playbook`` label
+        names, else the first with a rule of the alert's name, else the first (which
+        answers that it is not one of its rules)."""
+        named = self.units.get(alert.labels.get("playbook", ""))
+        if named is not None:
+            return named
+        for runtime in self.units.values():
+            if any(rule.name == alert.name for rule in runtime.playbook.rules):
+                return runtime
+        return self.first
 
     async def start_background(self) -> None:
         """The shared senders (Slack's, and the pages', which is not tied to a

@@ -60,7 +60,11 @@ class OrganisationServer(Server):
     def __init__(self, organisation: Organisation) -> None:
         super().__init__(organisation.first)
         self.organisation = organisation
-        app = web_application(organisation.first, playbooks=organisation.readiness)
+        app = web_application(
+            organisation.first,
+            playbooks=organisation.readiness,
+            alert_route=organisation.runtime_for_alert,
+        )
         self._runner = web.AppRunner(app, shutdown_timeout=HTTP_DRAIN_SECONDS)
 
     async def start(self) -> None:

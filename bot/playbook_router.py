@@ -189,6 +189,10 @@ class PlaybookRouter:
             await runtime.incidents.report_linked(incident_id, where.permalink)
 
     async def request_refused(self, request_id: uuid.UUID, why: str) -> None:
-        """Slack refused an approval request's message: its playbook's actions say so."""
-        runtime = self.units[await self.of_request(request_id)]
-        await runtime.actions.on_request_message_refused(request_id, why)
+        """Slack refused an approval request's message: its playbook's actions say so
+        (the first playbook's, when the request's playbook is not running here)."""
+        try:
+            name = await self.of_request(request_id)
+        except Refused:
+            name = self.names[0]
+        await self.units[name].actions.on_request_message_refused(request_id, why)

@@ -97,7 +97,11 @@ class ManySandbox(Sandbox):
         )
         self.runtime = self.organisation.first
         await self.organisation.start_background()
-        app = web_application(self.runtime, playbooks=self.organisation.readiness)
+        app = web_application(
+            self.runtime,
+            playbooks=self.organisation.readiness,
+            alert_route=self.organisation.runtime_for_alert,
+        )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

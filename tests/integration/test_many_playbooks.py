@@ -119,3 +119,39 @@ async def test_a_broken_playbook_is_reported_and_the_others_run(many, redis_clie
     await backlog(many, redis_client, clock, "email_processing_queue")
     incident = await many.runtime.store.open_incident_for("phishnet-queue-backlog")
     assert incident is not None and incident.rule == "EmailQueueBacklog"
+
+
+def _alert(name: str, fingerprint: str, **labels: str) -> dict:
+    return {
+        "status": "firing",
+        "labels": {"alertname": name, "severity": "critical", **labels},
+        "annotations": {},
+        "startsAt": "2026-11-28T08:45:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": fingerprint,
+    }
+
+
+async def test_alertmanager_alerts_reach_the_playbook_they_are_for(many):
+    # Both playbooks have a WorkerProcessingStalled rule: the `playbook` label decides.
+    payload = {
+        "version": "4",
+        "groupKey": "{}:{}",
+        "status": "firing",
+        "receiver": "backlog-bot",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [_alert("WorkerProcessingStalled", "b1", playbook="billing-queue-backlog")],
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(many.base_url + "/alertmanager", json=payload) as response,
+    ):
+        assert response.status == 200
+        body = await response.json()
+    assert body["results"][0]["outcome"] == "opened incident #1"
+    incident = await many.runtime.store.get_incident(1)
+    assert incident.playbook == "billing-queue-backlog"
+    assert await many.runtime.store.open_incident_for("phishnet-queue-backlog") is None
