@@ -56,8 +56,17 @@ class PlaybookRouter:
         return self._running(incident, f"Incident #{incident_id}")
 
     async def of_request(self, request_id: uuid.UUID) -> str:
-        """The playbook of the incident an approval request belongs to (the first
-        playbook answers for an unknown request: it says it does not exist)."""
+        """The playbook an approval request was made in; for one made before that was
+        recorded, its incident's (the first playbook answers for an unknown request:
+        it says it does not exist)."""
+        recorded = await self._store.action_request_playbook(request_id)
+        if recorded is not None:
+            if recorded in self.units:
+                return recorded
+            raise Refused(
+                f"This request belongs to playbook {code(recorded)}, which this bot is not "
+                f"running now (it runs {', '.join(code(n) for n in self.names)})."
+            )
         request = await self._store.get_action_request(request_id)
         if request is None or request.incident_id is None:
             return self.names[0]

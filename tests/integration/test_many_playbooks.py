@@ -155,3 +155,25 @@ async def test_alertmanager_alerts_reach_the_playbook_they_are_for(many):
     incident = await many.runtime.store.get_incident(1)
     assert incident.playbook == "billing-queue-backlog"
     assert await many.runtime.store.open_incident_for("phishnet-queue-backlog") is None
+
+
+async def test_an_approval_without_an_incident_runs_in_the_playbook_it_was_made_in(many):
+    answer = await many.command(
+        "dave",
+        "scale billing-worker-email 4 --playbook billing-queue-backlog",
+        channel=INCIDENT_CHANNEL_ID,
+    )
+    assert answer.text.startswith("Approval requested: Scale `billing-worker-email` from 2 to 4")
+    approval = many.find_message(ActionId.APPROVE.value)
+    # Alice approves PhishNet's scales, not billing's (its on-call SRE is Dave).
+    refused = await many.click("alice", approval, ActionId.APPROVE.value)
+    assert refused.text == (
+        "Only members of sre_oncall, senior_devops, engineering_lead may approve `scale`."
+    )
+    approved = await many.click("bob", approval, ActionId.APPROVE.value)
+    assert approved.text == "Approved; the action succeeded."
+    units = many.organisation.units
+    status = await units["billing-queue-backlog"].kube.deployment_status(
+        "billing", "billing-worker-email"
+    )
+    assert status.desired == 4
