@@ -192,9 +192,11 @@ async def _wire(
     try:
         redis = depths.connect(redis_url)  # lazy: no I/O yet
     except ValueError as exc:  # a URL redis-py or the cluster URL parser refuses
-        raise ConfigurationError(f"REDIS_URL: {exc}") from exc
+        raise ConfigurationError(f"{playbook.redis.url_env}: {exc}") from exc
     undo.push_async_callback(redis.aclose)
-    await verify_redis(redis, redis_url, embedded=backends.has("redis"))
+    await verify_redis(
+        redis, redis_url, embedded=backends.has("redis"), setting=playbook.redis.url_env
+    )
     slack = make_client(token, settings.slack_api_url)
     messages = Messages(
         clock, render_chart=render_depth_chart, alert_refresh=playbook.slack.alert_refresh

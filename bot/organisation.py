@@ -125,51 +125,63 @@ async def build_organisation(
     token, signing_secret = slack_secrets(settings)
     backends = backends or await start_backends(settings)
     units: dict[str, Runtime] = {}
-    broken = list(found.broken)
     try:
-        for playbook in found.playbooks:
-            kube = configured_kube(settings)
-            shared = Backends([], redis_url=backends.redis_url, database_url=backends.database_url)
-            try:
-                units[playbook.name] = await build_runtime(
-                    settings,
-                    clock=clock,
-                    playbook=playbook,
-                    kube=kube,
-                    environ=environ,
-                    backends=shared,
-                    sampler_lock=sampler_lock_for(playbook.name),
-                )
-            except ConfigurationError as exc:  # build_runtime closed what it opened
-                broken.append(PlaybookError(playbook.name, [_problem(str(exc))]))
-        for error in broken:
-            log.error("playbook cannot run: %s", error, extra={"playbook": error.path})
-        if not units:
-            lines = "; ".join(PlaybookSet((), tuple(broken)).problem_lines())
-            raise ConfigurationError(
-                f"PLAYBOOK: no playbook in {settings.playbook} can run: {lines}"
-            )
-    except BaseException:
+        broken = list(found.broken)
+        await _build_units(settings, found, clock, environ, backends, units, broken)
+        first = next(iter(units.values()))
+        router = PlaybookRouter(units, first.store)
+        sender = _shared_sender(settings, token, first, router, backends.database_url, clock)
+        front = build_slack_app(
+            client=first.slack,
+            signing_secret=signing_secret,
+            handlers=router.handlers(),
+            channel=router.channel_handlers(),
+        )
+        for name, runtime in units.items():
+            runtime.slack_app = front
+            runtime.sender = sender
+            runtime.paging.timer.job_id = f"escalation/{name}"
+        organisation = Organisation(units, router, sender, tuple(broken), backends)
+        await _announce_broken(organisation, clock)
+    except BaseException:  # nothing is left running or open
         for runtime in units.values():
             await runtime.close()
         await asyncio.to_thread(backends.stop)
         raise
-    first = next(iter(units.values()))
-    router = PlaybookRouter(units, first.store)
-    sender = _shared_sender(settings, token, first, router, backends.database_url, clock)
-    front = build_slack_app(
-        client=first.slack,
-        signing_secret=signing_secret,
-        handlers=router.handlers(),
-        channel=router.channel_handlers(),
-    )
-    for name, runtime in units.items():
-        runtime.slack_app = front
-        runtime.sender = sender
-        runtime.paging.timer.job_id = f"escalation/{name}"
-    organisation = Organisation(units, router, sender, tuple(broken), backends)
-    await _announce_broken(organisation, clock)
     return organisation
+
+
+async def _build_units(
+    settings: Settings,
+    found: PlaybookSet,
+    clock: Clock,
+    environ: Mapping[str, str] | None,
+    backends: Backends,
+    units: dict[str, Runtime],
+    broken: list[PlaybookError],
+) -> None:
+    """Adds a runtime per playbook to ``units`` (on ``backends``' URLs; the embedded
+    servers stay the organisation's), each that cannot start to ``broken``; raises
+    ConfigurationError with every problem when none starts."""
+    for playbook in found.playbooks:
+        shared = Backends([], redis_url=backends.redis_url, database_url=backends.database_url)
+        try:
+            units[playbook.name] = await build_runtime(
+                settings,
+                clock=clock,
+                playbook=playbook,
+                kube=configured_kube(settings),
+                environ=environ,
+                backends=shared,
+                sampler_lock=sampler_lock_for(playbook.name),
+            )
+        except ConfigurationError as exc:  # build_runtime closed what it opened
+            broken.append(PlaybookError(playbook.name, [_problem(str(exc))]))
+    for error in broken:
+        log.error("playbook cannot run: %s", error, extra={"playbook": error.path})
+    if not units:
+        lines = "; ".join(PlaybookSet((), tuple(broken)).problem_lines())
+        raise ConfigurationError(f"PLAYBOOK: no playbook in {settings.playbook} can run: {lines}")
 
 
 def _problem(line: str) -> PlaybookProblem:

@@ -176,9 +176,12 @@ async def verify_postgres(url: str, *, embedded: bool = False) -> None:
     await conn.close()
 
 
-async def verify_redis(client: Any, url: str, *, embedded: bool = False) -> None:
-    """``PING``; raises ConfigurationError naming REDIS_URL (with the password masked)."""
-    setting = "the embedded Redis" if embedded else f"REDIS_URL ({describe(url)})"
+async def verify_redis(
+    client: Any, url: str, *, embedded: bool = False, setting: str = "REDIS_URL"
+) -> None:
+    """``PING``; raises ConfigurationError naming ``setting`` (the variable holding the
+    URL: ``REDIS_URL``, or a playbook's ``redis.url_env``) with the password masked."""
+    setting = "the embedded Redis" if embedded else f"{setting} ({describe(url)})"
     try:
         await asyncio.wait_for(client.ping(), CONNECT_TIMEOUT_SECONDS)
     except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:

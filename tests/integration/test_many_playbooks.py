@@ -177,3 +177,29 @@ async def test_an_approval_without_an_incident_runs_in_the_playbook_it_was_made_
         "billing", "billing-worker-email"
     )
     assert status.desired == 4
+
+
+async def test_a_playbook_whose_redis_variable_is_unset_is_reported_and_the_other_runs(
+    redis_url, redis_client, migrated_database, clock, tmp_path
+):
+    directory = write_playbooks(tmp_path / "playbooks", broken=False)
+    billing = directory / "b-billing.yml"
+    billing.write_text(billing.read_text() + "\nredis:\n  url_env: BILLING_REDIS_URL\n")
+    box = ManySandbox(
+        found=load_playbooks(directory),
+        redis_url=redis_url,
+        database_url=migrated_database,
+        work_dir=tmp_path,
+        clock=clock,
+    )
+    await box.start()
+    try:
+        assert list(box.organisation.units) == ["phishnet-queue-backlog"]
+        assert box.organisation.readiness()["billing-queue-backlog"] == [
+            "BILLING_REDIS_URL: not set (playbook 'billing-queue-backlog' takes its Redis URL "
+            "from it: redis.url_env)"
+        ]
+        answer = await box.command("alice", "status", channel=INCIDENT_CHANNEL_ID)
+        assert "email_processing_queue" in answer.text and "Playbook" not in answer.text
+    finally:
+        await box.stop()
