@@ -59,6 +59,7 @@ from bot.startup import (
     ConfigurationError,
     configured_kube,
     configured_playbook,
+    playbook_backends,
     playbook_file,
     secret,
     slack_secrets,
@@ -94,6 +95,10 @@ class Runtime:
     channel_events: ChannelEvents
     effects: EffectService
     embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
+    # What the Slack listeners call, kept so several playbooks can share one Bolt app
+    # (bot/organisation.py).
+    handlers: Handlers | None = None
+    channel_handlers: ChannelHandlers | None = None
 
     async def start_background(self) -> None:
         """Starts delivering the outbox, reports actions a dead process left running,
@@ -126,6 +131,7 @@ async def build_runtime(
     kube: KubeClient | None = None,
     environ: Mapping[str, str] | None = None,
     backends: Backends | None = None,
+    sampler_lock: int | None = None,
 ) -> Runtime:
     """Checks the settings, connects to Redis and PostgreSQL (started embedded only
     when ``backends`` says so), migrates, and wires the services. ``environ`` holds the
@@ -134,6 +140,8 @@ async def build_runtime(
     Raises :class:`ConfigurationError` (one line naming the setting) for anything the
     bot cannot start with; then nothing is left running or open, the ``kube`` and
     ``backends`` given included (the runtime would have owned them).
+    ``sampler_lock``: the advisory lock key its monitor samples under (one per
+    playbook when one bot runs several; default: the one lock of a single playbook).
     """
     async with contextlib.AsyncExitStack() as undo:
         if backends is not None:
@@ -154,9 +162,12 @@ async def build_runtime(
         if backends is None:
             backends = await start_backends(settings)
             undo.push_async_callback(asyncio.to_thread, backends.stop)
+        backends = playbook_backends(playbook, backends, environ)
         runtime = await _wire(
             settings, clock, playbook, kube, backends, (token, signing_secret), environ, undo
         )
+        if sampler_lock is not None:
+            runtime.monitor.use_leader(LeaderLock(backends.database_url, sampler_lock))
         undo.pop_all()  # the runtime owns all of it now
         return runtime
     raise AssertionError("unreachable")  # the exit stack re-raises any failure
@@ -181,9 +192,11 @@ async def _wire(
     try:
         redis = depths.connect(redis_url)  # lazy: no I/O yet
     except ValueError as exc:  # a URL redis-py or the cluster URL parser refuses
-        raise ConfigurationError(f"REDIS_URL: {exc}") from exc
+        raise ConfigurationError(f"{playbook.redis.url_env}: {exc}") from exc
     undo.push_async_callback(redis.aclose)
-    await verify_redis(redis, redis_url, embedded=backends.has("redis"))
+    await verify_redis(
+        redis, redis_url, embedded=backends.has("redis"), setting=playbook.redis.url_env
+    )
     slack = make_client(token, settings.slack_api_url)
     messages = Messages(
         clock, render_chart=render_depth_chart, alert_refresh=playbook.slack.alert_refresh
@@ -281,11 +294,10 @@ async def _wire(
         clock=clock,
     )
     buttons = ButtonHandlers(IncidentButtons(store, router, incidents.channels), actions)
+    handlers = _handlers(router, buttons, follow_ups)
+    channel_handlers = _channel_handlers(channel_events, reports)
     slack_app = build_slack_app(
-        client=slack,
-        signing_secret=signing_secret,
-        handlers=_handlers(router, buttons, follow_ups),
-        channel=_channel_handlers(channel_events, reports),
+        client=slack, signing_secret=signing_secret, handlers=handlers, channel=channel_handlers
     )
     return Runtime(
         settings=settings,
@@ -308,6 +320,8 @@ async def _wire(
         channel_events=channel_events,
         effects=effects,
         embedded=backends.embedded,
+        handlers=handlers,
+        channel_handlers=channel_handlers,
     )
 
 

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import cli_backtest, logs
-from bot.domain.playbook import PlaybookError, load_playbook
+from bot.domain.playbook import PlaybookError
+from bot.domain.playbook_set import load_playbooks
 from bot.settings import Settings, settings_error_line
 
 # Exit codes: 0 done, 1 the command failed (e.g. no such incident), 2 a setting is
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=120.0, help="simulated seconds per real second"
     )
     demo.add_argument("--quiet", action="store_true", help="don't print the conversation")
-    check = sub.add_parser("check-playbook", help="validate a playbook file")
+    check = sub.add_parser("check-playbook", help="validate a playbook file or directory")
     check.add_argument("path", type=Path)
     migrate = sub.add_parser("migrate", help="apply the database schema (idempotent)")
     migrate.add_argument("--embedded", action="store_true", help=EMBEDDED_HELP)
@@ -112,19 +113,26 @@ def _configuration_error(line: str) -> int:
 
 
 def check_playbook(path: Path) -> int:
+    """Exit 0 when every playbook of ``path`` (a file, or a directory's files) is
+    valid; 1 with every problem, ``file: field: reason``, on stderr otherwise."""
     try:
-        playbook = load_playbook(path)
+        found = load_playbooks(path)
     except PlaybookError as exc:
         print(f"{exc.path}: invalid playbook", file=sys.stderr)
         for problem in exc.problems:
             print(f"{exc.path}: {problem.field}: {problem.reason}", file=sys.stderr)
         return 1
-    print(
-        f"{path}: ok — playbook '{playbook.name}': {len(playbook.queues)} queues, "
-        f"{len(playbook.deployments)} deployments, {len(playbook.rules)} rules, "
-        f"{len(playbook.escalation.tiers)} escalation tiers"
-    )
-    return 0
+    for playbook in found.playbooks:
+        print(
+            f"{path}: ok — playbook '{playbook.name}': {len(playbook.queues)} queues, "
+            f"{len(playbook.deployments)} deployments, {len(playbook.rules)} rules, "
+            f"{len(playbook.escalation.tiers)} escalation tiers"
+        )
+    for broken in found.broken:
+        print(f"{broken.path}: invalid playbook", file=sys.stderr)
+    for line in found.problem_lines():
+        print(line, file=sys.stderr)
+    return 1 if found.broken else 0
 
 
 async def _migrate(settings: Settings) -> int:

@@ -173,6 +173,10 @@ async def _leave_blocked_threads() -> None:
 
 async def start(settings: Settings) -> Server:
     """Checks, connects, and starts serving; see the module docstring."""
+    if settings.playbook.is_dir():  # several playbooks (docs/many-playbooks.md)
+        from bot.organisation_server import start_organisation  # it imports this module
+
+        return await start_organisation(settings)
     token, _ = slack_secrets(settings)
     check_urls(settings)
     playbook = configured_playbook(settings)

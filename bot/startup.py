@@ -10,9 +10,12 @@ and whoever started something stops it when one fails (see :mod:`bot.lifecycle`)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from redis.exceptions import RedisClusterException, RedisError
@@ -24,7 +27,11 @@ from bot.adapters.kube import KubeClient
 from bot.adapters.kube.unconfigured import KubeConfigInvalid, kube_from_environment
 from bot.adapters.queues.connection import describe
 from bot.domain.playbook import Playbook, PlaybookError, load_playbook
+from bot.domain.playbook_set import PlaybookSet, load_playbooks
 from bot.settings import Settings
+
+if TYPE_CHECKING:  # bot.backends imports this module
+    from bot.backends import Backends
 
 DEFAULT_PLAYBOOK = Path("playbooks/queue-backlog.yml")
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -64,8 +71,48 @@ def configured_playbook(settings: Settings) -> Playbook:
     try:
         return load_playbook(playbook_file(settings.playbook))
     except PlaybookError as exc:
-        problems = "; ".join(f"{p.field}: {p.reason}" for p in exc.problems)
-        raise ConfigurationError(f"PLAYBOOK: {exc.path} cannot be used: {problems}") from exc
+        raise ConfigurationError(f"PLAYBOOK: {exc.path} cannot be used: {_problems(exc)}") from exc
+
+
+def configured_playbooks(settings: Settings) -> PlaybookSet:
+    """The ``PLAYBOOK`` file or directory, loaded. A directory's broken files are in
+    the set's ``broken``; a ConfigurationError (every problem on one line) when a
+    file is broken, a directory holds no playbook or reuses a name, or none of a
+    directory's playbooks is valid."""
+    path = settings.playbook
+    if not path.is_dir():
+        return PlaybookSet(playbooks=(configured_playbook(settings),))
+    try:
+        found = load_playbooks(path)
+    except PlaybookError as exc:
+        raise ConfigurationError(f"PLAYBOOK: {exc.path} cannot be used: {_problems(exc)}") from exc
+    if not found.playbooks:
+        lines = "; ".join(found.problem_lines())
+        raise ConfigurationError(f"PLAYBOOK: no playbook in {path} can be used: {lines}")
+    return found
+
+
+def _problems(exc: PlaybookError) -> str:
+    return "; ".join(f"{p.field}: {p.reason}" for p in exc.problems)
+
+
+def playbook_backends(
+    playbook: Playbook, backends: Backends, environ: Mapping[str, str] | None = None
+) -> Backends:
+    """``backends`` with the Redis URL of ``playbook``: the value of the variable its
+    ``redis.url_env`` names (``environ``, default ``os.environ``), or ``REDIS_URL``'s
+    (``backends.redis_url``, embedded or not) when it names that one. Raises
+    ConfigurationError naming the variable when it is unset."""
+    if playbook.redis.is_default:
+        return backends
+    variable = playbook.redis.url_env
+    url = (os.environ if environ is None else environ).get(variable, "")
+    if not url:
+        raise ConfigurationError(
+            f"{variable}: not set (playbook {playbook.name!r} takes its Redis URL from it: "
+            "redis.url_env)"
+        )
+    return dataclasses.replace(backends, redis_url=url)
 
 
 def configured_kube(settings: Settings) -> KubeClient:
@@ -129,9 +176,12 @@ async def verify_postgres(url: str, *, embedded: bool = False) -> None:
     await conn.close()
 
 
-async def verify_redis(client: Any, url: str, *, embedded: bool = False) -> None:
-    """``PING``; raises ConfigurationError naming REDIS_URL (with the password masked)."""
-    setting = "the embedded Redis" if embedded else f"REDIS_URL ({describe(url)})"
+async def verify_redis(
+    client: Any, url: str, *, embedded: bool = False, setting: str = "REDIS_URL"
+) -> None:
+    """``PING``; raises ConfigurationError naming ``setting`` (the variable holding the
+    URL: ``REDIS_URL``, or a playbook's ``redis.url_env``) with the password masked."""
+    setting = "the embedded Redis" if embedded else f"{setting} ({describe(url)})"
     try:
         await asyncio.wait_for(client.ping(), CONNECT_TIMEOUT_SECONDS)
     except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:

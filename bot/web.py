@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -16,16 +17,25 @@ from bot.adapters.alertmanager import PayloadError, parse_webhook
 from bot.adapters.pagerduty import pagerduty_webhook_handler
 from bot.adapters.queues import depths
 from bot.app import Runtime
+from bot.domain.alerts import ExternalAlert
 from bot.domain.models import QueueSample
 from bot.metrics import BotMetrics
 from bot.readiness import readiness
 from bot.startup import ConfigurationError, secret
 
 log = logging.getLogger(__name__)
+AlertRoute = Callable[[ExternalAlert], Runtime]
 
 
-def web_application(runtime: Runtime) -> web.Application:
-    """``/slack/events``, ``/healthz``, ``/readyz`` and ``/metrics``."""
+def web_application(
+    runtime: Runtime,
+    *,
+    playbooks: Callable[[], dict[str, Any]] | None = None,
+    alert_route: AlertRoute | None = None,
+) -> web.Application:
+    """``/slack/events``, ``/healthz``, ``/readyz`` and ``/metrics``. When one bot runs
+    several playbooks: ``playbooks``, what ``/readyz`` says of each; ``alert_route``,
+    the runtime (playbook) each Alertmanager alert is for."""
     exported = BotMetrics(
         playbook=runtime.playbook,
         redis=runtime.redis,
@@ -40,7 +50,7 @@ def web_application(runtime: Runtime) -> web.Application:
         return await to_aiohttp_response(bolt_response)
 
     async def alertmanager(request: web.Request) -> web.Response:
-        return await receive_alertmanager(runtime, request)
+        return await receive_alertmanager(runtime, request, alert_route)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -49,6 +59,8 @@ def web_application(runtime: Runtime) -> web.Application:
         status, body = await readiness(runtime)
         # Pagers outside Slack are listed but never fail readiness (bot/services/paging.py).
         body["paging"] = runtime.paging.service.readiness()
+        if playbooks is not None:
+            body["playbooks"] = playbooks()
         return web.json_response(body, status=status)
 
     async def metrics(request: web.Request) -> web.Response:
@@ -68,8 +80,11 @@ def web_application(runtime: Runtime) -> web.Application:
     return app
 
 
-async def receive_alertmanager(runtime: Runtime, request: web.Request) -> web.Response:
-    """Alertmanager webhook v4: alerts named like a playbook rule open/extend the incident.
+async def receive_alertmanager(
+    runtime: Runtime, request: web.Request, route: AlertRoute | None = None
+) -> web.Response:
+    """Alertmanager webhook v4: alerts named like a playbook rule open/extend the incident
+    (of the playbook ``route`` gives for each alert; default ``runtime``'s).
 
     Answers 2xx only once every alert of the notification is stored, so a
     notification that could not be stored (PostgreSQL down) is retried by
@@ -83,15 +98,17 @@ async def receive_alertmanager(runtime: Runtime, request: web.Request) -> web.Re
         notification = parse_webhook(await request.read())
     except PayloadError as exc:
         return web.json_response({"error": str(exc)}, status=400)
+    groups: dict[int, tuple[Runtime, list[ExternalAlert]]] = {}
+    for alert in notification.alerts:
+        target = route(alert) if route is not None else runtime
+        groups.setdefault(id(target), (target, []))[1].append(alert)
+    outcomes = []
     try:
-        depths_now = await depths.queue_depths(runtime.redis, runtime.playbook.queue_names)
-    except depths.QueuesUnavailable:
-        depths_now = {}  # the alert still counts; the depth is shown as unknown (0)
-    sample = QueueSample(at=runtime.clock(), depths=depths_now)
-    try:
-        outcomes = await runtime.incidents.on_external_alerts(
-            notification.alerts, sample, truncated=notification.truncated
-        )
+        for target, alerts in groups.values():
+            sample = await _sample_now(target)
+            outcomes += await target.incidents.on_external_alerts(
+                alerts, sample, truncated=notification.truncated
+            )
     except Exception:  # not stored: Alertmanager must retry (it does on any non-2xx)
         log.exception("alertmanager notification could not be stored")
         return web.json_response(
@@ -105,6 +122,14 @@ async def receive_alertmanager(runtime: Runtime, request: web.Request) -> web.Re
             "truncated": notification.truncated,
         }
     )
+
+
+async def _sample_now(runtime: Runtime) -> QueueSample:
+    try:
+        depths_now = await depths.queue_depths(runtime.redis, runtime.playbook.queue_names)
+    except depths.QueuesUnavailable:
+        depths_now = {}  # the alert still counts; the depth is shown as unknown (0)
+    return QueueSample(at=runtime.clock(), depths=depths_now)
 
 
 async def start_socket_mode(runtime: Runtime) -> AsyncSocketModeHandler | None:

@@ -26,6 +26,7 @@ from bot.domain.playbook_escalation import (
     EscalationTrigger,
     TriggerKind,
 )
+from bot.domain.playbook_redis import RedisSource
 from bot.domain.playbook_sections import (
     POLICY_FALLBACK,
     ActionKind,
@@ -138,6 +139,7 @@ class Playbook(_Model):
         default="UTC", description="IANA time zone of the report's times (UTC shown alongside)"
     )
     effect_check: EffectCheck = EffectCheck()
+    redis: RedisSource = RedisSource()
 
     @property
     def tz(self) -> ZoneInfo:

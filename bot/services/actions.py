@@ -178,7 +178,7 @@ class ActionService:
                 state=ActionState.PENDING,
                 channel=channel,
             )
-            await tx.create_action_request(request)
+            await tx.create_action_request(request, self._playbook.name)
             await self._messages.approval(tx, request, policy, channel, typed_in=typed_in)
             await self._records.event(tx, request, EventKind.ACTION_REQUESTED, user, plan.summary)
             await self._records.audit(tx, request, user, "requested")
@@ -332,7 +332,7 @@ class ActionService:
     async def expire_pending(self) -> int:
         """Requests nobody approved in time lose their buttons and say so."""
         async with self._store.transaction() as tx:
-            expired = await tx.expire_due_actions(self._clock())
+            expired = await tx.expire_due_actions(self._clock(), self._playbook.name)
             for request in expired:
                 await self._records.audit(tx, request, "backlog-bot", "expired")
                 await self._messages.approval_changed(

@@ -55,6 +55,8 @@ class EscalationTimer:
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task[Any] | None = None
         self.next_due: datetime | None = None  #: on the bot's clock; None: nothing planned
+        #: The scheduler's job id (one per playbook when one bot runs several).
+        self.job_id = JOB_ID
 
     async def attach(self, scheduler: BaseScheduler) -> None:
         """Plans on ``scheduler`` from now on (``serve()`` calls it once), listening for
@@ -95,15 +97,15 @@ class EscalationTimer:
         if scheduler is None:
             return
         if due is None:
-            if scheduler.get_job(JOB_ID) is not None:
-                scheduler.remove_job(JOB_ID)
+            if scheduler.get_job(self.job_id) is not None:
+                scheduler.remove_job(self.job_id)
             return
         delay = max(due - self._clock(), timedelta(0))
         scheduler.add_job(
             self._fire,
             "date",
             run_date=self._wall() + delay,
-            id=JOB_ID,
+            id=self.job_id,
             replace_existing=True,
             misfire_grace_time=None,  # late is better than never (e.g. a suspended host)
             coalesce=True,

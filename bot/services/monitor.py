@@ -71,6 +71,11 @@ class Monitor:
             await hook(sample)
         return sample
 
+    def use_leader(self, leader: LeaderLock) -> None:
+        """Samples only while holding ``leader`` (set before the first tick: one lock
+        per playbook when one bot runs several)."""
+        self._leader = leader
+
     async def close(self) -> None:
         if self._leader is not None:
             await self._leader.release()

@@ -22,13 +22,16 @@ Judge = Callable[[ActionRequest], ApprovalDecision]
 
 
 class ActionQueries(Queries):
-    async def create_action_request(self, request: ActionRequest) -> None:
+    async def create_action_request(
+        self, request: ActionRequest, playbook: str | None = None
+    ) -> None:
+        """Stores ``request``, made in ``playbook`` (its name)."""
         await self._db.execute(
             """
             INSERT INTO action_requests (id, incident_id, kind, params, summary, details,
                                          requested_by, requested_at, expires_at, state,
-                                         channel, message_ts)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                         channel, message_ts, playbook)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
             """,
             request.id,
             request.incident_id,
@@ -42,7 +45,16 @@ class ActionQueries(Queries):
             request.state.value,
             request.channel,
             request.message_ts,
+            playbook,
         )
+
+    async def action_request_playbook(self, request_id: UUID) -> str | None:
+        """The playbook a request was made in (None: unknown, or made before playbooks
+        were recorded)."""
+        value = await self._db.fetchval(
+            "SELECT playbook FROM action_requests WHERE id = $1", request_id
+        )
+        return str(value) if value is not None else None
 
     async def set_action_message(self, request_id: UUID, channel: str, ts: str | None) -> None:
         await self._db.execute(
@@ -125,12 +137,17 @@ class ActionQueries(Queries):
                 return None
             return await _load_request(conn, request_id, lock=False)
 
-    async def expire_due_actions(self, at: datetime) -> list[ActionRequest]:
-        """Pending requests past their expiry, now marked expired (once, across replicas)."""
+    async def expire_due_actions(
+        self, at: datetime, playbook: str | None = None
+    ) -> list[ActionRequest]:
+        """Pending requests past their expiry (``playbook``'s and those of no recorded
+        playbook; every one when None), now marked expired (once, across replicas)."""
         rows = await self._db.fetch(
             "UPDATE action_requests SET state = 'expired', finished_at = $1 "
-            "WHERE state = 'pending' AND expires_at <= $1 RETURNING id",
+            "WHERE state = 'pending' AND expires_at <= $1 "
+            "AND ($2::text IS NULL OR playbook IS NULL OR playbook = $2) RETURNING id",
             at,
+            playbook,
         )
         return await self._requests([row["id"] for row in rows])
 
