@@ -222,7 +222,7 @@ async def _wire(
         messages,
         playbook,
         clock,
-        ready_workers=ready_workers(kube, playbook.namespace),
+        ready_workers=ready_workers(kube, playbook.namespace, settings.kube_read_timeout_seconds),
         reports=reports,
     )
     await incidents.restore()

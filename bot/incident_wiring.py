@@ -31,15 +31,16 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT_SECONDS = 3.0
 
 
-def ready_workers(kube: KubeClient, namespace: str) -> ReadyWorkers:
+def ready_workers(
+    kube: KubeClient, namespace: str, timeout: float = READY_TIMEOUT_SECONDS
+) -> ReadyWorkers:
     """Ready replicas of a deployment for the alert's Scale button; None when the
-    Kubernetes API does not answer in time (the capacity model then says so)."""
+    Kubernetes API does not answer within ``timeout`` seconds
+    (``BACKLOG_BOT_KUBE_READ_TIMEOUT``; the capacity model then says so)."""
 
     async def ready(deployment: str) -> int | None:
         try:
-            status = await asyncio.wait_for(
-                kube.deployment_status(namespace, deployment), READY_TIMEOUT_SECONDS
-            )
+            status = await asyncio.wait_for(kube.deployment_status(namespace, deployment), timeout)
         except (KubeError, TimeoutError, OSError) as exc:
             log.info("ready workers unknown", extra={"deployment": deployment, "error": str(exc)})
             return None

@@ -26,6 +26,7 @@ _SHOWN_VALUES = frozenset(
         "embedded",
         "log_level",
         "slack_timeout_seconds",
+        "kube_read_timeout_seconds",
     }
 )
 
@@ -76,6 +77,14 @@ class Settings(BaseSettings):
         validation_alias="BACKLOG_BOT_SHUTDOWN_GRACE",
     )
     log_level: LogLevel = Field(default="INFO", validation_alias="LOG_LEVEL")
+    kube_read_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="How long the alert waits for a deployment's ready count before it "
+        "says the count is unknown (the alert is never held up by a slow API server).",
+        validation_alias="BACKLOG_BOT_KUBE_READ_TIMEOUT",
+    )
 
     # --- Paging outside Slack (PagerDuty). Routing keys are not settings: the playbook
     # names the environment variable holding each one (escalation tiers, roles).

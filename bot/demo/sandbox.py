@@ -162,6 +162,9 @@ class Sandbox:
             slack_app_token=self.app_token,
             pagerduty_events_url=self.pagerduty.events_url,
             pagerduty_webhook_secret=self._pagerduty_secret,
+            # The emulator is on loopback: a slow answer means a loaded machine, not a
+            # slow API server, and the tests and the demo check the ready count.
+            kube_read_timeout_seconds=30.0,
         )
         self.runtime = await build_runtime(
             settings, clock=self._clock, playbook=self.playbook, environ=self._environ
