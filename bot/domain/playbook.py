@@ -26,6 +26,7 @@ from bot.domain.playbook_escalation import (
     EscalationTrigger,
     TriggerKind,
 )
+from bot.domain.playbook_gameday import GameDay
 from bot.domain.playbook_sections import (
     POLICY_FALLBACK,
     ActionKind,
@@ -118,6 +119,8 @@ class Playbook(_Model):
     permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     time_zone: TimeZoneName = "UTC"
     effect_check: EffectCheck = EffectCheck()
+    # A game day's staging target (bot/domain/playbook_gameday.py); none: no drills.
+    gameday: GameDay | None = None
 
     @property
     def tz(self) -> ZoneInfo:
