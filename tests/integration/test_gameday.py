@@ -14,11 +14,12 @@ import yaml
 from bot.adapters.queues.gameday import push_synthetic
 from bot.cli import main
 from bot.demo.sandbox import INCIDENT_CHANNEL_ID
-from bot.domain.models import EventKind, IncidentState
+from bot.domain.models import EventKind, IncidentState, system_clock
 from bot.domain.playbook import Playbook, load_playbook
 from bot.domain.playbook_gameday import synthetic_ids
 from bot.services.gameday import DrillParts, GameDay
 from bot.services.messages import Messages
+from tests.integration.proc import bot_env, run_bot
 
 PHISHNET = Path(__file__).parent.parent.parent / "playbooks" / "queue-backlog.yml"
 QUEUE = "staging_email_processing_queue"
@@ -83,8 +84,7 @@ def announcements(box) -> list[str]:
     """The announcement channel's messages as people read them (the blocks' sections;
     a message's ``text`` is only its notification line)."""
     return [
-        "\n".join(b["text"]["text"] for b in m.blocks or [] if b.get("type") == "section")
-        or m.text
+        "\n".join(b["text"]["text"] for b in m.blocks or [] if b.get("type") == "section") or m.text
         for m in box.slack.messages(INCIDENT_CHANNEL_ID)
         if not m.is_system
     ]
@@ -252,3 +252,47 @@ def test_a_production_namespace_is_refused(tmp_path, monkeypatch, capsys):
         "backlog-bot: Refusing the game day: namespace 'phishnet' is the production "
         "namespace of playbook 'phishnet-queue-backlog'.\n"
     )
+
+
+async def test_the_command_runs_a_drill_on_the_wall_clock(
+    make_sandbox, tmp_path, redis_url, migrated_database, redis_client
+):
+    """``backlog-bot gameday`` itself, end to end on real time: a staging playbook whose
+    rule fires after 1 s and whose first tier pages after 2 s, stepped every 0.2 s, with
+    targets of minutes (nothing here depends on how fast the machine is)."""
+    text = staging_text(
+        {
+            "staging": {"namespace": "phishnet-staging", "queues": [QUEUE]},
+            "push": {"max_jobs": 2000, "per_step": 2000},
+            "targets": {"detect": "2m", "post": "3m", "page": "4m"},
+            "step": "0.2s",
+        }
+    )
+    text = text.replace("for: 10m", "for: 1s").replace("after: 30m", "after: 2s")
+    path = tmp_path / "staging.yml"
+    path.write_text(text, encoding="utf-8")
+    box = await make_sandbox(playbook=load_playbook(path), clock=system_clock)
+    await redis_client.lpush(QUEUE, "email-1")
+    env = bot_env(
+        tmp_path,
+        SLACK_BOT_TOKEN=box.bot_token,
+        SLACK_SIGNING_SECRET=box.signing_secret,
+        SLACK_API_URL=box.slack.api_url,
+        REDIS_URL=redis_url,
+        DATABASE_URL=migrated_database,
+        KUBECONFIG=str(box.work_dir / "kubeconfig"),
+        PAGERDUTY_EVENTS_URL=box.pagerduty.events_url,
+        PLAYBOOK=str(PHISHNET),
+    )
+
+    dry = await run_bot("gameday", "--playbook", str(path), "--dry-run", env=env)
+    assert dry[0] == 0, dry
+    assert "Dry run: nothing pushed." in dry[1]
+    assert await redis_client.lrange(QUEUE, 0, -1) == ["email-1"]
+
+    code, out, err = await run_bot("gameday", "--playbook", str(path), env=env)
+
+    assert code == 0, (out, err)
+    assert "PASSED" in out and "First page delivered after" in out
+    assert await redis_client.lrange(QUEUE, 0, -1) == ["email-1"]
+    assert "PASSED" in announcements(box)[-1]
