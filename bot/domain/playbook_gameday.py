@@ -198,7 +198,7 @@ def _rule(playbook: Playbook, queue: str, name: str | None) -> AlertRule:
     if name is not None:
         rules = [r for r in rules if r.name == name]
     if not rules:
-        wanted = f"rule '{name}'" if name else "a depth_above rule"
+        wanted = f"depth_above rule '{name}'" if name else "depth_above rule"
         raise Refused(
             f"Refusing the game day: playbook '{playbook.name}' has no {wanted} on "
             f"queue '{queue}' for the drill to fire."
