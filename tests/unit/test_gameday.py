@@ -55,8 +55,12 @@ def test_a_queue_no_rule_watches_is_refused(tmp_path):
     playbook = _playbook(
         tmp_path, {"staging": {"namespace": "phishnet", "queues": ["notification_queue"]}}
     )
-    with pytest.raises(Refused, match="has no depth_above rule on queue .notification_queue. for the drill to fire"):
+    with pytest.raises(Refused) as refused:
         plan_drill(playbook)
+    assert str(refused.value) == (
+        "Refusing the game day: playbook 'phishnet-queue-backlog' has no depth_above rule "
+        "on queue 'notification_queue' for the drill to fire."
+    )
 
 
 def test_the_schedule_must_be_a_cron_expression(tmp_path):
