@@ -21,7 +21,7 @@ from typing import Any
 from bot.domain.errors import BotError
 from bot.domain.models import system_clock
 from bot.domain.playbook import Playbook, PlaybookError, load_playbook
-from bot.domain.playbook_gameday import Refused, plan_drill
+from bot.domain.playbook_gameday import DrillRefused, plan_drill
 from bot.settings import Settings
 
 EXIT_PASSED, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
@@ -77,7 +77,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         return _refuse(f"{exc.path}: invalid playbook: {problems}")
     try:
         plan_drill(drill, served)  # refused before anything connects
-    except Refused as exc:
+    except DrillRefused as exc:
         return _refuse(str(exc))
     return await _drill(settings, drill, served, dry_run=args.dry_run)
 
@@ -115,7 +115,7 @@ async def _drill(
         )
         try:
             result = await game.run(dry_run=dry_run)
-        except Refused as exc:
+        except DrillRefused as exc:
             return _refuse(str(exc))
         except (RedisFailure, BotError) as exc:
             print(f"backlog-bot: the game day could not finish: {exc}", file=sys.stderr)

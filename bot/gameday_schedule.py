@@ -23,7 +23,7 @@ from bot.adapters.queues.errors import RedisFailure
 from bot.app import Runtime
 from bot.domain.errors import BotError
 from bot.domain.playbook import Playbook
-from bot.domain.playbook_gameday import Refused
+from bot.domain.playbook_gameday import DrillRefused
 from bot.services.gameday import DrillParts, DrillResult, GameDay
 from bot.services.messages import Messages
 from bot.startup import ConfigurationError
@@ -88,7 +88,7 @@ async def run_scheduled_drill(runtime: Runtime) -> DrillResult | None:
                 redis=runtime.redis,
                 incidents=runtime.incidents,
                 messages=messages,
-                sample=_nothing,
+                sample=_served,
                 escalate=_nothing,
                 deliver=_nothing,
                 pace=_sleep,
@@ -100,7 +100,7 @@ async def run_scheduled_drill(runtime: Runtime) -> DrillResult | None:
             progress=lambda line: log.info("game day: %s", line),
         )
         return await game.run()
-    except (Refused, RedisFailure, BotError) as exc:
+    except (DrillRefused, RedisFailure, BotError) as exc:
         why = str(exc)
     except Exception as exc:  # the scheduler would only log it: say it in Slack too
         log.exception("scheduled game day failed")
@@ -117,7 +117,12 @@ async def run_scheduled_drill(runtime: Runtime) -> DrillResult | None:
 
 
 async def _nothing() -> None:
-    """The server's own loops sample, page and deliver."""
+    """The server's own loops page and deliver."""
+
+
+async def _served() -> bool:
+    """The server's own monitor samples (True: nothing to say about it)."""
+    return True
 
 
 async def _sleep(step: timedelta) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator
 
 from bot.domain.durations import Duration
+from bot.domain.errors import Refused
 from bot.domain.playbook_sections import K8sName, RuleKind
 from bot.domain.playbook_types import PlaybookModel
 
@@ -104,8 +105,9 @@ class GameDay(PlaybookModel):
         return self.queue or self.staging.queues[0]
 
 
-class Refused(Exception):
-    """The drill will not run: one sentence saying why (exit code 2)."""
+class DrillRefused(Refused):
+    """The drill will not run: one sentence saying why (exit code 2); nothing was
+    pushed."""
 
 
 @dataclass(frozen=True)
@@ -137,9 +139,9 @@ class DrillPlan:
 
 
 def plan_drill(playbook: Playbook, production: Iterable[Playbook] = ()) -> DrillPlan:
-    """The drill for ``playbook``'s ``gameday`` section, or :class:`Refused`.
+    """The drill for ``playbook``'s ``gameday`` section, or :class:`DrillRefused`.
 
-    Refused (one sentence each) when the playbook has no ``gameday`` section, when its
+    DrillRefused (one sentence each) when the playbook has no ``gameday`` section, when its
     namespace is not the one marked staging, when the target queue is not marked
     staging, is not watched by the playbook or has no ``depth_above`` rule, or when
     the namespace or queue is one a ``production`` playbook (any served playbook
@@ -147,16 +149,18 @@ def plan_drill(playbook: Playbook, production: Iterable[Playbook] = ()) -> Drill
     """
     section = playbook.gameday
     if section is None:
-        raise Refused(f"Playbook '{playbook.name}' has no gameday section: nothing is staging.")
+        raise DrillRefused(
+            f"Playbook '{playbook.name}' has no gameday section: nothing is staging."
+        )
     queue = section.target_queue
     if playbook.namespace != section.staging.namespace:
-        raise Refused(
+        raise DrillRefused(
             f"Refusing the game day: namespace '{playbook.namespace}' is not marked staging "
             f"in playbook '{playbook.name}' (gameday.staging.namespace is "
             f"'{section.staging.namespace}')."
         )
     if queue not in section.staging.queues:
-        raise Refused(
+        raise DrillRefused(
             f"Refusing the game day: queue '{queue}' is not marked staging in playbook "
             f"'{playbook.name}'."
         )
@@ -164,17 +168,17 @@ def plan_drill(playbook: Playbook, production: Iterable[Playbook] = ()) -> Drill
         if other.name == playbook.name:
             continue
         if other.namespace == playbook.namespace:
-            raise Refused(
+            raise DrillRefused(
                 f"Refusing the game day: namespace '{playbook.namespace}' is the production "
                 f"namespace of playbook '{other.name}'."
             )
         if queue in other.queue_names:
-            raise Refused(
+            raise DrillRefused(
                 f"Refusing the game day: queue '{queue}' is a production queue of playbook "
                 f"'{other.name}'."
             )
     if queue not in playbook.queue_names:
-        raise Refused(
+        raise DrillRefused(
             f"Refusing the game day: queue '{queue}' is not among playbook "
             f"'{playbook.name}''s queues, so no rule of the bot watches it."
         )
@@ -199,7 +203,7 @@ def _rule(playbook: Playbook, queue: str, name: str | None) -> AlertRule:
         rules = [r for r in rules if r.name == name]
     if not rules:
         wanted = f"depth_above rule '{name}'" if name else "depth_above rule"
-        raise Refused(
+        raise DrillRefused(
             f"Refusing the game day: playbook '{playbook.name}' has no {wanted} on "
             f"queue '{queue}' for the drill to fire."
         )

@@ -36,8 +36,8 @@ from bot.domain.models import Clock, EventKind, Incident
 from bot.domain.playbook import Playbook
 from bot.domain.playbook_gameday import (
     DrillPlan,
+    DrillRefused,
     Measured,
-    Refused,
     batches,
     missed,
     plan_drill,
@@ -47,7 +47,7 @@ from bot.domain.playbook_gameday import (
     to_push,
 )
 from bot.domain.playbook_slack import ChannelMode
-from bot.services.incidents import IncidentService
+from bot.services.incidents import IncidentService, NoOpenIncident
 from bot.services.message_keys import alert_key, page_key
 from bot.services.messages import Messages
 
@@ -105,24 +105,24 @@ class GameDay:
         self._say = progress
 
     def plan(self) -> DrillPlan:
-        """The drill, or :class:`Refused` with the sentence why."""
+        """The drill, or :class:`DrillRefused` with the sentence why."""
         return plan_drill(self._playbook, self._production)
 
     async def run(self, *, dry_run: bool = False) -> DrillResult | None:
         """Runs one drill (None with ``dry_run``: only the checks, the clean-up of an
-        abandoned drill, and the plan). Raises :class:`Refused` for a target not marked
+        abandoned drill, and the plan). Raises :class:`DrillRefused` for a target not marked
         staging, another drill running, or an incident already open; a Redis failure
         (``RedisFailure``, a sentence) after cleaning up what it can."""
         plan = self.plan()
         store = self._parts.store
         async with store.gameday_lock(plan.playbook) as held:
             if not held:
-                raise Refused(f"Another game day of playbook '{plan.playbook}' is running.")
+                raise DrillRefused(f"Another game day of playbook '{plan.playbook}' is running.")
             for run in await store.unfinished_gamedays(plan.playbook):
                 await self.clean_up_abandoned(run)
             open_now = await store.open_incident_for(plan.playbook)
             if open_now is not None:
-                raise Refused(
+                raise DrillRefused(
                     f"Incident #{open_now.id} of playbook '{plan.playbook}' is open: "
                     "a drill now would not be measured; resolve it first."
                 )
@@ -230,7 +230,12 @@ class GameDay:
         started = self._clock()
         while True:
             await self._top_up(drive)
-            await parts.sample()
+            if await parts.sample() is None and not drive.sampling_said:
+                drive.sampling_said = True
+                self._say(
+                    "This process did not sample the queues (another bot process holds the "
+                    "sampler lock, or Redis did not answer): the drill relies on that one."
+                )
             await parts.escalate()
             await parts.deliver()
             await self._observe(drive)
@@ -297,13 +302,26 @@ class GameDay:
                 self._say(f"First page delivered after {show(drive.since_start(paged))}.")
 
     async def _acknowledge(self, drive: _Drive) -> None:
-        await self._parts.incidents.acknowledge(self._actor)
+        try:
+            await self._parts.incidents.acknowledge(self._actor)
+        except NoOpenIncident:
+            self._say(f"Incident #{drive.incident_id} was already resolved by someone.")
+            drive.closed = True
+            return
         await self._parts.incidents.add_note(
             self._actor, f"Game day {drive.run_id}: acknowledged by the drill, not by a person."
         )
         self._say("Acknowledged as the bot.")
 
     async def _resolve(self, drive: _Drive) -> None:
+        if drive.closed:
+            return
+        try:
+            await self._resolve_as_drill(drive)
+        except NoOpenIncident:
+            self._say(f"Incident #{drive.incident_id} was already resolved by someone.")
+
+    async def _resolve_as_drill(self, drive: _Drive) -> None:
         await self._parts.incidents.add_note(
             self._actor,
             f"Game day {drive.run_id}: this incident was a drill on a staging queue; "
@@ -337,6 +355,8 @@ class _Drive:
         self.incident: Incident | None = None
         self.posted_at: datetime | None = None
         self.paged_at: datetime | None = None
+        self.closed = False  # resolved by someone during the drill
+        self.sampling_said = False
 
     @property
     def incident_id(self) -> int | None:

@@ -10,8 +10,8 @@ import yaml
 
 from bot.domain.playbook import PlaybookError, load_playbook
 from bot.domain.playbook_gameday import (
+    DrillRefused,
     Measured,
-    Refused,
     missed,
     plan_drill,
     show,
@@ -47,7 +47,7 @@ def test_targets_default_to_the_playbooks_own_timers(tmp_path):
 
 
 def test_no_section_is_refused():
-    with pytest.raises(Refused, match="has no gameday section"):
+    with pytest.raises(DrillRefused, match="has no gameday section"):
         plan_drill(load_playbook(PHISHNET))
 
 
@@ -55,7 +55,7 @@ def test_a_queue_no_rule_watches_is_refused(tmp_path):
     playbook = _playbook(
         tmp_path, {"staging": {"namespace": "phishnet", "queues": ["notification_queue"]}}
     )
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(DrillRefused) as refused:
         plan_drill(playbook)
     assert str(refused.value) == (
         "Refusing the game day: playbook 'phishnet-queue-backlog' has no depth_above rule "
