@@ -197,6 +197,25 @@ def plan_drill(playbook: Playbook, production: Iterable[Playbook] = ()) -> Drill
     )
 
 
+def check_gameday(playbook: Playbook) -> list[tuple[str, str]]:
+    """``(field, reason)`` for each reference of the ``gameday`` section the playbook
+    does not have (``check-playbook`` and start-up report them); whether the target
+    (``gameday.queue``) is marked staging is decided, and refused in words, when a
+    drill runs (:func:`plan_drill`)."""
+    section = playbook.gameday
+    if section is None:
+        return []
+    problems = [
+        (f"gameday.staging.queues[{i}]", f"unknown queue '{queue}'")
+        for i, queue in enumerate(section.staging.queues)
+        if queue not in playbook.queue_names
+    ]
+    depth_rules = {r.name for r in playbook.rules if r.kind is RuleKind.DEPTH_ABOVE}
+    if section.rule is not None and section.rule not in depth_rules:
+        problems.append(("gameday.rule", f"'{section.rule}' is not a depth_above rule"))
+    return problems
+
+
 def _rule(playbook: Playbook, queue: str, name: str | None) -> AlertRule:
     rules = [r for r in playbook.rules if r.kind is RuleKind.DEPTH_ABOVE and r.queue == queue]
     if name is not None:

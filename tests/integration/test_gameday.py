@@ -205,11 +205,6 @@ async def test_an_interrupted_drill_is_cleaned_up_by_the_next(
     ("section", "why"),
     [
         (
-            {"staging": {"namespace": "phishnet-staging", "queues": ["email_processing_queue"]}},
-            "Refusing the game day: queue 'email_processing_queue' is a production queue of "
-            "playbook 'phishnet-queue-backlog'.",
-        ),
-        (
             {
                 "staging": {"namespace": "phishnet-staging", "queues": [QUEUE]},
                 "queue": "staging_analysis_queue",
@@ -236,6 +231,25 @@ def test_the_command_refuses_a_target_not_marked_staging(
     out = capsys.readouterr()
     assert out.err == f"backlog-bot: {why}\n"
     assert out.out == ""
+
+
+def test_a_staging_queue_named_like_a_production_queue_is_refused(tmp_path, monkeypatch, capsys):
+    """Redis keys are not namespaced: a staging playbook that kept PhishNet's queue
+    names would push onto PhishNet's own queue."""
+    text = PHISHNET.read_text(encoding="utf-8")
+    text = text.replace("name: phishnet-queue-backlog", "name: phishnet-staging")
+    text = text.replace("namespace: phishnet\n", "namespace: phishnet-staging\n")
+    section = {"staging": {"namespace": "phishnet-staging", "queues": ["email_processing_queue"]}}
+    path = tmp_path / "staging.yml"
+    path.write_text(text + "\n" + yaml.safe_dump({"gameday": section}), encoding="utf-8")
+    monkeypatch.setenv("PLAYBOOK", str(PHISHNET))
+
+    assert main(["gameday", "--playbook", str(path)]) == 2
+
+    assert capsys.readouterr().err == (
+        "backlog-bot: Refusing the game day: queue 'email_processing_queue' is a production "
+        "queue of playbook 'phishnet-queue-backlog'.\n"
+    )
 
 
 def test_a_production_namespace_is_refused(tmp_path, monkeypatch, capsys):

@@ -106,3 +106,11 @@ def test_ids_and_durations_read_as_written():
     assert show(timedelta(hours=1, seconds=3)) == "1h 3s"
     assert show(timedelta(minutes=40)) == "40m"
     assert show(None) == "—"
+
+
+def test_check_playbook_names_a_staging_queue_the_playbook_does_not_have(tmp_path):
+    with pytest.raises(PlaybookError) as caught:
+        _playbook(tmp_path, {"staging": {"namespace": "phishnet", "queues": ["nope"]}})
+    assert [(p.field, p.reason) for p in caught.value.problems] == [
+        ("gameday.staging.queues[0]", "unknown queue 'nope'")
+    ]
