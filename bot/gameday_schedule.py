@@ -23,7 +23,7 @@ from bot.adapters.queues.errors import RedisFailure
 from bot.app import Runtime
 from bot.domain.errors import BotError
 from bot.domain.playbook import Playbook
-from bot.domain.playbook_gameday import DrillRefused
+from bot.domain.playbook_gameday import DrillBusy, DrillRefused
 from bot.services.gameday import DrillParts, DrillResult, GameDay
 from bot.services.messages import Messages
 from bot.startup import ConfigurationError
@@ -100,6 +100,10 @@ async def run_scheduled_drill(runtime: Runtime) -> DrillResult | None:
             progress=lambda line: log.info("game day: %s", line),
         )
         return await game.run()
+    except DrillBusy:
+        # Every replica's scheduler fires; the one holding the game-day lock runs it.
+        log.info("scheduled game day already running on another replica")
+        return None
     except (DrillRefused, RedisFailure, BotError) as exc:
         why = str(exc)
     except Exception as exc:  # the scheduler would only log it: say it in Slack too

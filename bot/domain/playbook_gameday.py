@@ -110,6 +110,11 @@ class DrillRefused(Refused):
     pushed."""
 
 
+class DrillBusy(DrillRefused):
+    """Another drill of the playbook runs (in ``serve``: another replica's run of the
+    same scheduled drill, which is not worth a message)."""
+
+
 @dataclass(frozen=True)
 class Targets:
     detect: timedelta

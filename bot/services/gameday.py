@@ -35,6 +35,7 @@ from bot.adapters.store.gameday import GamedayRun
 from bot.domain.models import Clock, EventKind, Incident
 from bot.domain.playbook import Playbook
 from bot.domain.playbook_gameday import (
+    DrillBusy,
     DrillPlan,
     DrillRefused,
     Measured,
@@ -117,7 +118,7 @@ class GameDay:
         store = self._parts.store
         async with store.gameday_lock(plan.playbook) as held:
             if not held:
-                raise DrillRefused(f"Another game day of playbook '{plan.playbook}' is running.")
+                raise DrillBusy(f"Another game day of playbook '{plan.playbook}' is running.")
             for run in await store.unfinished_gamedays(plan.playbook):
                 await self.clean_up_abandoned(run)
             open_now = await store.open_incident_for(plan.playbook)
