@@ -177,10 +177,11 @@ class GameDay:
             if drive.incident is not None:
                 await self._acknowledge(drive)
         finally:
-            # Even when the drill failed half-way: a crash here leaves the run
+            # Even when the drill failed half-way, every id reserved (a batch that
+            # failed may have reached Redis anyway); a crash here leaves the run
             # unfinished, and the next drill removes its ids.
-            removed = await self._remove(plan.queue, plan.prefix, run_id, drive.pushed)
-        taken = drive.pushed - removed
+            removed = await self._remove(plan.queue, plan.prefix, run_id, drive.reserved)
+        taken = max(0, drive.pushed - removed)
         self._say(f"Removed {removed} synthetic jobs ({taken} already taken by workers).")
         if drive.incident is not None:
             await self._resolve(drive)
@@ -255,6 +256,7 @@ class GameDay:
         if count:
             store, start = self._parts.store, drive.pushed
             await store.reserve_gameday_ids(drive.run_id, start + count)
+            drive.reserved = start + count
             for low, high in batches(start, start + count):
                 depth = await push_synthetic(
                     self._parts.redis,
@@ -352,6 +354,7 @@ class _Drive:
         self.plan = plan
         self.run_id = run_id
         self.pushed = 0
+        self.reserved = 0  # ids recorded in PostgreSQL, pushed or about to be
         self.crossed_at: datetime | None = None
         self.incident: Incident | None = None
         self.posted_at: datetime | None = None

@@ -310,3 +310,24 @@ async def test_the_command_runs_a_drill_on_the_wall_clock(
     assert "PASSED" in out and "First page delivered after" in out
     assert await redis_client.lrange(QUEUE, 0, -1) == ["email-1"]
     assert "PASSED" in announcements(box)[-1]
+
+
+async def test_a_drill_stopped_by_an_error_removes_its_jobs_on_the_way_out(
+    make_sandbox, staging, redis_client, clock
+):
+    box = await make_sandbox(playbook=staging)
+    await redis_client.lpush(QUEUE, "email-1")
+    steps = iter(range(100))
+
+    async def stop_at_the_third_step() -> None:
+        if next(steps) == 2:
+            raise RuntimeError("the operator's laptop went to sleep")
+
+    game = drill(box, staging, clock, between_steps=stop_at_the_third_step)
+    with pytest.raises(RuntimeError):
+        await game.run()
+
+    assert await redis_client.lrange(QUEUE, 0, -1) == ["email-1"]
+    lines: list[str] = []
+    await drill(box, staging, clock, progress=lines).run(dry_run=True)
+    assert "0 synthetic jobs removed" in lines[0]  # recorded as interrupted, nothing left
