@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot import cli_backtest, logs
+from bot import cli_backtest, cli_gameday, logs
 from bot.domain.playbook import PlaybookError
 from bot.domain.playbook_set import load_playbooks
 from bot.settings import Settings, settings_error_line
@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         "--embedded", action="store_true", help="read `serve --embedded`'s database"
     )
     cli_backtest.add_parser(sub)
+    cli_gameday.add_parser(sub)
     return parser
 
 
@@ -93,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(run_interruptibly(_report(settings, *report_args, demo=args.demo)))
     if args.command == "backtest":
         return _run(run_interruptibly(cli_backtest.run(settings, args)))
+    if args.command == "gameday":
+        return _run(run_interruptibly(cli_gameday.run(settings, args)))
     raise AssertionError(args.command)
 
 

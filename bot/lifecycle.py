@@ -42,6 +42,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.adapters.slack.client import make_client
 from bot.app import Runtime, build_runtime
 from bot.backends import check_urls, start_backends
+from bot.gameday_schedule import schedule_gameday
 from bot.readiness import embedded_warnings
 from bot.services.actions import CANCEL_SECONDS
 from bot.settings import Settings
@@ -234,6 +235,7 @@ class Server:
         # a day.
         self._schedule("channel-events", runtime.channel_events.sweep, seconds=30)
         self._schedule("expiry", runtime.actions.expire_pending, seconds=30)
+        schedule_gameday(self._scheduler, runtime)  # the playbook's gameday.schedule, if any
         await self._runner.setup()
         site = web.TCPSite(self._runner, host="0.0.0.0", port=settings.port)  # noqa: S104
         try:

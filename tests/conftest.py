@@ -119,7 +119,7 @@ async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
 _TABLES = (
     "incidents, timeline_events, action_requests, approvals, audit_log, queue_samples, "
     "queue_samples_hourly, pages, job_ages, vendor_observations, requeue_batches, "
-    "slack_events, channel_messages, channel_reactions"
+    "slack_events, channel_messages, channel_reactions, gameday_runs"
 )
 
 

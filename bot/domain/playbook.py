@@ -26,6 +26,7 @@ from bot.domain.playbook_escalation import (
     EscalationTrigger,
     TriggerKind,
 )
+from bot.domain.playbook_gameday import GameDay
 from bot.domain.playbook_redis import RedisSource
 from bot.domain.playbook_sections import (
     POLICY_FALLBACK,
@@ -140,6 +141,8 @@ class Playbook(_Model):
     )
     effect_check: EffectCheck = EffectCheck()
     redis: RedisSource = RedisSource()
+    # A game day's staging target (bot/domain/playbook_gameday.py); none: no drills.
+    gameday: GameDay | None = None
 
     @property
     def tz(self) -> ZoneInfo:

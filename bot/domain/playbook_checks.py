@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.domain.measures import check_triggers
 from bot.domain.permissions import check_permissions
+from bot.domain.playbook_gameday import check_gameday
 from bot.domain.playbook_sections import POLICY_FALLBACK, ActionKind, RuleKind
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ def cross_check(playbook: Playbook) -> list[PlaybookProblem]:
         for field, reason in check_permissions(playbook.permissions, tuple(playbook.roles))
     ]
     problems += _check_drain(playbook)
+    problems += [PlaybookProblem(field=f, reason=r) for f, r in check_gameday(playbook)]
     missing = [
         kind.value
         for kind in ActionKind

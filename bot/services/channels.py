@@ -229,7 +229,10 @@ class IncidentChannels:
             at=self._clock(),
             incident_id=incident_id,
         )
-        log.info("incident channel created", extra={"incident": incident_id, "name": channel.name})
+        log.info(
+            "incident channel created",
+            extra={"incident": incident_id, "channel_name": channel.name},
+        )
 
     async def refused(self, tx: Store, message: OutboxMessage, refused: Refused) -> None:
         incident_id = message.incident_id

@@ -20,6 +20,7 @@ from bot.adapters.store.base import init_connection
 from bot.adapters.store.channel import ChannelQueries
 from bot.adapters.store.effects import EffectQueries
 from bot.adapters.store.events import EventQueries
+from bot.adapters.store.gameday import GamedayQueries
 from bot.adapters.store.incidents import IncidentQueries
 from bot.adapters.store.measures import MeasureQueries
 from bot.adapters.store.outbox import OutboxMessage, OutboxQueries
@@ -47,6 +48,7 @@ class Store(
     ChannelQueries,
     ReportQueries,
     EffectQueries,
+    GamedayQueries,
 ):
     """Typed queries over an asyncpg pool (or, inside :meth:`transaction`, one connection)."""
 
