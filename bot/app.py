@@ -49,6 +49,7 @@ from bot.services.effects import EffectService
 from bot.services.escalation import EscalationService
 from bot.services.followups import FollowUps
 from bot.services.incidents import IncidentService
+from bot.services.leadership import Leadership
 from bot.services.messages import Messages, alert_key
 from bot.services.monitor import Monitor
 from bot.services.paging import PagingService
@@ -93,18 +94,31 @@ class Runtime:
     reports: ReportService
     channel_events: ChannelEvents
     effects: EffectService
+    leader: LeaderLock
+    #: Set by ``serve`` (bot/lifecycle.py); None where one process runs everything (demo).
+    leadership: Leadership | None = None
     embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
 
     async def start_background(self) -> None:
-        """Starts delivering the outbox, reports actions a dead process left running,
-        and processes channel events a dead process stored but never processed."""
+        """Starts delivering the outbox, rebuilds the rules' state from the stored
+        samples (another replica may have sampled until now), reports actions a dead
+        process left running, and processes channel events a dead process stored but
+        never processed. ``serve`` calls it on the replica that leads."""
         await self.sender.start()
         await self.paging.sender.start()
+        await self.incidents.restore()
         await self.actions.recover_interrupted()
         await self.channel_events.sweep()
 
+    async def stop_background(self) -> None:
+        """Stops the outbox senders (this replica no longer leads); what they had not
+        delivered stays in the outbox for the leader."""
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(self.paging.sender.stop)
+            stack.push_async_callback(self.sender.stop)
+
     async def close(self) -> None:
-        """Stops the senders, releases the leader lock (another replica may sample at
+        """Stops the senders, releases the leader lock (another replica takes over at
         once), closes the clients, and stops the embedded servers — each step even when
         an earlier one fails."""
         async with contextlib.AsyncExitStack() as stack:
@@ -113,7 +127,7 @@ class Runtime:
             stack.push_async_callback(self.redis.aclose)
             stack.push_async_callback(self.store.close)
             stack.push_async_callback(self.leases.close)
-            stack.push_async_callback(self.monitor.close)
+            stack.push_async_callback(self.leader.release)
             stack.push_async_callback(self.paging.close)
             stack.push_async_callback(self.sender.stop)
 
@@ -213,9 +227,7 @@ async def _wire(
         reports=reports,
     )
     await incidents.restore()
-    leader = LeaderLock(database_url)
-    monitor = Monitor(redis, store, incidents, messages, playbook, clock, leader)
-    undo.push_async_callback(monitor.close)
+    monitor = Monitor(redis, store, incidents, messages, playbook, clock)
     leases = ActionLeases(database_url)
     undo.push_async_callback(leases.close)
     actions = ActionService(
@@ -307,6 +319,7 @@ async def _wire(
         reports=reports,
         channel_events=channel_events,
         effects=effects,
+        leader=LeaderLock(database_url),
         embedded=backends.embedded,
     )
 

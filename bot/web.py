@@ -18,7 +18,7 @@ from bot.adapters.queues import depths
 from bot.app import Runtime
 from bot.domain.models import QueueSample
 from bot.metrics import BotMetrics
-from bot.readiness import readiness
+from bot.readiness import leader_status, readiness
 from bot.startup import ConfigurationError, secret
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ def web_application(runtime: Runtime) -> web.Application:
         status, body = await readiness(runtime)
         # Pagers outside Slack are listed but never fail readiness (bot/services/paging.py).
         body["paging"] = runtime.paging.service.readiness()
+        # Whether this replica runs the background work: informational, like paging.
+        body["leader"] = leader_status(runtime)
         return web.json_response(body, status=status)
 
     async def metrics(request: web.Request) -> web.Response:
