@@ -31,6 +31,7 @@ def web_application(runtime: Runtime) -> web.Application:
         redis=runtime.redis,
         store=runtime.store,
         rules=runtime.incidents.rules,
+        clock=runtime.clock,
     )
 
     async def slack_events(request: web.Request) -> web.Response:
