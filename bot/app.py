@@ -99,14 +99,17 @@ class Runtime:
     leadership: Leadership | None = None
     embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
 
-    async def start_background(self) -> None:
-        """Starts delivering the outbox, rebuilds the rules' state from the stored
-        samples (another replica may have sampled until now), reports actions a dead
-        process left running, and processes channel events a dead process stored but
-        never processed. ``serve`` calls it on the replica that leads."""
+    async def start_senders(self) -> None:
+        """Starts delivering the Slack and page outboxes (``serve``: on the replica that
+        leads, bot/lifecycle.py)."""
         await self.sender.start()
         await self.paging.sender.start()
-        await self.incidents.restore()
+
+    async def start_background(self) -> None:
+        """Where one process runs everything (the demo, the tests' sandbox): starts the
+        senders, reports actions a dead process left running, and processes channel
+        events a dead process stored but never processed."""
+        await self.start_senders()
         await self.actions.recover_interrupted()
         await self.channel_events.sweep()
 

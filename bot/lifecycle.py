@@ -35,6 +35,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -249,14 +250,15 @@ class Server:
         self._schedule(
             "monitor", runtime.monitor.tick, seconds=runtime.settings.sample_interval_seconds
         )
-        self._schedule("interrupted", runtime.actions.recover_interrupted, seconds=10)
-        # Channel events stored but left unprocessed (a retry never came), forgotten after
-        # a day.
-        self._schedule("channel-events", runtime.channel_events.sweep, seconds=30)
+        # Actions a dead process left running, and channel events stored but left
+        # unprocessed (a retry never came; forgotten after a day): at once, then on an
+        # interval — as jobs, so a long sweep never holds up the takeover.
+        self._schedule("interrupted", runtime.actions.recover_interrupted, seconds=10, now=True)
+        self._schedule("channel-events", runtime.channel_events.sweep, seconds=30, now=True)
         self._schedule("expiry", runtime.actions.expire_pending, seconds=30)
-        # The outbox senders; the rules' state from the samples; actions a dead process
-        # left.
-        await runtime.start_background()
+        await runtime.start_senders()
+        # The rules' pending/firing state from the samples another replica stored.
+        await runtime.incidents.restore()
         # Pages are decided from PostgreSQL; a `date` job wakes the escalation when the
         # next one falls due (re-planned after every change), so a takeover or a restart
         # loses no timer.
@@ -293,7 +295,9 @@ class Server:
 
     # ---- steps -------------------------------------------------------------
 
-    def _schedule(self, name: str, job: Callable[[], Awaitable[Any]], *, seconds: float) -> None:
+    def _schedule(
+        self, name: str, job: Callable[[], Awaitable[Any]], *, seconds: float, now: bool = False
+    ) -> None:
         async def run() -> None:
             if not self._accepting:
                 return
@@ -306,7 +310,15 @@ class Server:
                 self._jobs.discard(task)
 
         self._scheduler.add_job(
-            run, "interval", seconds=seconds, max_instances=1, coalesce=True, id=name
+            run,
+            "interval",
+            seconds=seconds,
+            max_instances=1,
+            coalesce=True,
+            id=name,
+            replace_existing=True,
+            # None: APScheduler's default, one interval from now.
+            **({"next_run_time": datetime.now(UTC)} if now else {}),
         )
 
     async def _close_listeners(self) -> None:
