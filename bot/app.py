@@ -49,6 +49,7 @@ from bot.services.effects import EffectService
 from bot.services.escalation import EscalationService
 from bot.services.followups import FollowUps
 from bot.services.incidents import IncidentService
+from bot.services.leadership import Leadership
 from bot.services.messages import Messages, alert_key
 from bot.services.monitor import Monitor
 from bot.services.paging import PagingService
@@ -94,22 +95,38 @@ class Runtime:
     reports: ReportService
     channel_events: ChannelEvents
     effects: EffectService
+    leader: LeaderLock
+    #: Set by ``serve`` (bot/lifecycle.py); None where one process runs everything (demo).
+    leadership: Leadership | None = None
     embedded: list[EmbeddedRedis | EmbeddedPostgres] = field(default_factory=list)
     # What the Slack listeners call, kept so several playbooks can share one Bolt app
     # (bot/organisation.py).
     handlers: Handlers | None = None
     channel_handlers: ChannelHandlers | None = None
 
-    async def start_background(self) -> None:
-        """Starts delivering the outbox, reports actions a dead process left running,
-        and processes channel events a dead process stored but never processed."""
+    async def start_senders(self) -> None:
+        """Starts delivering the Slack and page outboxes (``serve``: on the replica that
+        leads, bot/lifecycle.py)."""
         await self.sender.start()
         await self.paging.sender.start()
+
+    async def start_background(self) -> None:
+        """Where one process runs everything (the demo, the tests' sandbox): starts the
+        senders, reports actions a dead process left running, and processes channel
+        events a dead process stored but never processed."""
+        await self.start_senders()
         await self.actions.recover_interrupted()
         await self.channel_events.sweep()
 
+    async def stop_background(self) -> None:
+        """Stops the outbox senders (this replica no longer leads); what they had not
+        delivered stays in the outbox for the leader."""
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(self.paging.sender.stop)
+            stack.push_async_callback(self.sender.stop)
+
     async def close(self) -> None:
-        """Stops the senders, releases the leader lock (another replica may sample at
+        """Stops the senders, releases the leader lock (another replica takes over at
         once), closes the clients, and stops the embedded servers — each step even when
         an earlier one fails."""
         async with contextlib.AsyncExitStack() as stack:
@@ -118,7 +135,7 @@ class Runtime:
             stack.push_async_callback(self.redis.aclose)
             stack.push_async_callback(self.store.close)
             stack.push_async_callback(self.leases.close)
-            stack.push_async_callback(self.monitor.close)
+            stack.push_async_callback(self.leader.release)
             stack.push_async_callback(self.paging.close)
             stack.push_async_callback(self.sender.stop)
 
@@ -131,7 +148,6 @@ async def build_runtime(
     kube: KubeClient | None = None,
     environ: Mapping[str, str] | None = None,
     backends: Backends | None = None,
-    sampler_lock: int | None = None,
 ) -> Runtime:
     """Checks the settings, connects to Redis and PostgreSQL (started embedded only
     when ``backends`` says so), migrates, and wires the services. ``environ`` holds the
@@ -140,8 +156,6 @@ async def build_runtime(
     Raises :class:`ConfigurationError` (one line naming the setting) for anything the
     bot cannot start with; then nothing is left running or open, the ``kube`` and
     ``backends`` given included (the runtime would have owned them).
-    ``sampler_lock``: the advisory lock key its monitor samples under (one per
-    playbook when one bot runs several; default: the one lock of a single playbook).
     """
     async with contextlib.AsyncExitStack() as undo:
         if backends is not None:
@@ -166,8 +180,6 @@ async def build_runtime(
         runtime = await _wire(
             settings, clock, playbook, kube, backends, (token, signing_secret), environ, undo
         )
-        if sampler_lock is not None:
-            runtime.monitor.use_leader(LeaderLock(backends.database_url, sampler_lock))
         undo.pop_all()  # the runtime owns all of it now
         return runtime
     raise AssertionError("unreachable")  # the exit stack re-raises any failure
@@ -226,9 +238,7 @@ async def _wire(
         reports=reports,
     )
     await incidents.restore()
-    leader = LeaderLock(database_url)
-    monitor = Monitor(redis, store, incidents, messages, playbook, clock, leader)
-    undo.push_async_callback(monitor.close)
+    monitor = Monitor(redis, store, incidents, messages, playbook, clock)
     leases = ActionLeases(database_url)
     undo.push_async_callback(leases.close)
     actions = ActionService(
@@ -319,6 +329,7 @@ async def _wire(
         reports=reports,
         channel_events=channel_events,
         effects=effects,
+        leader=LeaderLock(database_url),
         embedded=backends.embedded,
         handlers=handlers,
         channel_handlers=channel_handlers,

@@ -9,7 +9,8 @@ Stop, on SIGTERM or SIGINT (Kubernetes sends SIGTERM, then SIGKILL after the pod
 
 1. no new work: the HTTP listener and Socket Mode close, the scheduler stops and the
    jobs it had started are let finish (briefly);
-2. the leader lock is released, so another replica samples at its next tick;
+2. the background work stops and the leader lock is released, so a stand-by
+   replica takes it over within a second or two (bot/services/leadership.py);
 3. actions executing here get ``BACKLOG_BOT_SHUTDOWN_GRACE`` seconds (default 20) to
    finish; those still running are cancelled and reported interrupted, as a crashed
    process's are (never re-run; what is known said in their thread);
@@ -34,6 +35,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -45,6 +47,7 @@ from bot.backends import check_urls, start_backends
 from bot.gameday_schedule import schedule_gameday
 from bot.readiness import embedded_warnings
 from bot.services.actions import CANCEL_SECONDS
+from bot.services.leadership import Leadership
 from bot.settings import Settings
 from bot.startup import (
     ConfigurationError,
@@ -65,6 +68,8 @@ JOBS_SETTLE_SECONDS = 2.0
 OUTBOX_FLUSH_SECONDS = 3.0
 HTTP_DRAIN_SECONDS = 1.0
 THREADS_SECONDS = 1.0
+#: The scheduled jobs of the background work (run by the replica that leads).
+BACKGROUND_JOBS = ("monitor", "interrupted", "channel-events", "expiry")
 
 
 def stop_bound_seconds(shutdown_grace_seconds: float) -> float:
@@ -217,10 +222,13 @@ async def start(settings: Settings) -> Server:
 
 
 class Server:
-    """The HTTP listener, the scheduled jobs and Socket Mode around one runtime."""
+    """The HTTP listener and Socket Mode (every replica), and the background work:
+    scheduled jobs, outbox senders, escalation timer (the replica that leads)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.leadership = Leadership(runtime.leader, lead=self._lead, follow=self._follow)
+        runtime.leadership = self.leadership  # /readyz says whether this replica leads
         self._runner = web.AppRunner(web_application(runtime), shutdown_timeout=HTTP_DRAIN_SECONDS)
         self._scheduler = AsyncIOScheduler()
         self._jobs: set[asyncio.Task[Any]] = set()
@@ -228,14 +236,7 @@ class Server:
         self._accepting = True
 
     async def start(self) -> None:
-        settings, runtime = self.runtime.settings, self.runtime
-        self._schedule("monitor", runtime.monitor.tick, seconds=settings.sample_interval_seconds)
-        self._schedule("interrupted", runtime.actions.recover_interrupted, seconds=10)
-        # Channel events stored but left unprocessed (a retry never came), forgotten after
-        # a day.
-        self._schedule("channel-events", runtime.channel_events.sweep, seconds=30)
-        self._schedule("expiry", runtime.actions.expire_pending, seconds=30)
-        schedule_gameday(self._scheduler, runtime)  # the playbook's gameday.schedule, if any
+        settings = self.runtime.settings
         await self._runner.setup()
         site = web.TCPSite(self._runner, host="0.0.0.0", port=settings.port)  # noqa: S104
         try:
@@ -244,12 +245,46 @@ class Server:
             raise ConfigurationError(
                 f"PORT: cannot listen on port {settings.port} ({exc.strerror or exc})"
             ) from exc
-        await runtime.start_background()  # the outbox sender; actions a dead process left
+        # The playbook's gameday.schedule, if any: on every replica, since a drill
+        # takes its own lock (bot/gameday_schedule.py) and only pushes, watches and
+        # cleans up; the leader's loops do the rest.
+        schedule_gameday(self._scheduler, self.runtime)
         self._scheduler.start()
+        await self.leadership.start()  # leads now if no other replica does, else stands by
+        self._socket_mode = await start_socket_mode(self.runtime)
+
+    async def _lead(self) -> None:
+        """Starts the background work (this replica took the leader lock)."""
+        runtime = self.runtime
+        self._schedule(
+            "monitor", runtime.monitor.tick, seconds=runtime.settings.sample_interval_seconds
+        )
+        # Actions a dead process left running, and channel events stored but left
+        # unprocessed (a retry never came; forgotten after a day): at once, then on an
+        # interval — as jobs, so a long sweep never holds up the takeover.
+        self._schedule("interrupted", runtime.actions.recover_interrupted, seconds=10, now=True)
+        self._schedule("channel-events", runtime.channel_events.sweep, seconds=30, now=True)
+        self._schedule("expiry", runtime.actions.expire_pending, seconds=30)
+        await runtime.start_senders()
+        # The rules' pending/firing state from the samples another replica stored.
+        await runtime.incidents.restore()
         # Pages are decided from PostgreSQL; a `date` job wakes the escalation when the
-        # next one falls due (re-planned after every change), so a restart loses no timer.
+        # next one falls due (re-planned after every change), so a takeover or a restart
+        # loses no timer.
         await runtime.paging.timer.attach(self._scheduler)
-        self._socket_mode = await start_socket_mode(runtime)
+
+    async def _follow(self) -> None:
+        """Stops the background work (the lock was lost or is being given up): no new
+        job starts, running ones get a moment and are then cancelled — a sample or a
+        delivery cut short is redone by the new leader from PostgreSQL."""
+        for job in BACKGROUND_JOBS:
+            if self._scheduler.get_job(job) is not None:
+                self._scheduler.remove_job(job)
+        await self.runtime.paging.timer.detach()
+        await self._settle_jobs()
+        for task in list(self._jobs):
+            task.cancel()
+        await self.runtime.stop_background()
 
     async def stop(self, stopping: Stopping | None) -> None:
         """The stop sequence of the module docstring; every step runs even if one fails."""
@@ -260,8 +295,8 @@ class Server:
             stack.push_async_callback(self._flush_outbox)
             if stopping is not None:
                 stack.push_async_callback(self._finish_actions, stopping)
-            stack.push_async_callback(self.runtime.monitor.close)  # the leader lock
-            stack.push_async_callback(self._settle_jobs)
+            # The background work stops and the lock is released: a stand-by takes over.
+            stack.push_async_callback(self.leadership.stop)
             stack.callback(self._shutdown_scheduler)
             stack.push_async_callback(self._close_socket_mode)
             stack.push_async_callback(self._close_listeners)
@@ -269,7 +304,9 @@ class Server:
 
     # ---- steps -------------------------------------------------------------
 
-    def _schedule(self, name: str, job: Callable[[], Awaitable[Any]], *, seconds: float) -> None:
+    def _schedule(
+        self, name: str, job: Callable[[], Awaitable[Any]], *, seconds: float, now: bool = False
+    ) -> None:
         async def run() -> None:
             if not self._accepting:
                 return
@@ -282,7 +319,15 @@ class Server:
                 self._jobs.discard(task)
 
         self._scheduler.add_job(
-            run, "interval", seconds=seconds, max_instances=1, coalesce=True, id=name
+            run,
+            "interval",
+            seconds=seconds,
+            max_instances=1,
+            coalesce=True,
+            id=name,
+            replace_existing=True,
+            # None: APScheduler's default, one interval from now.
+            **({"next_run_time": datetime.now(UTC)} if now else {}),
         )
 
     async def _close_listeners(self) -> None:

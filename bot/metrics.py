@@ -7,9 +7,14 @@ the sampler still does:
   depth under the playbook's own metric name (``phishnet_email_queue_size`` …, so
   the runbook's alert rules in ``deploy/prometheus/rules.yml`` work even where the
   workers export nothing) and as ``backlog_bot_queue_depth{queue}``; the size of
-  the processing set; ``backlog_bot_redis_up``;
+  the processing set; ``backlog_bot_redis_up``; the age of each queue's oldest
+  waiting job where the playbook's ``job_age`` reads it from Redis; the stuck jobs
+  (ids in the processing set whose heartbeat is missing or older than
+  ``stuck_jobs.stuck_after``: the dry run of ``/backlog requeue``, in batches of 500,
+  left out when the set is too big to scan within the read bound);
 - from PostgreSQL (:mod:`bot.adapters.store.metrics`): incidents by state, actions
-  by kind and outcome, approvals, pages; ``backlog_bot_postgres_up``;
+  by kind and outcome, approvals, pages, the outboxes' backlog (Slack messages and
+  page deliveries not yet delivered); ``backlog_bot_postgres_up``;
 - from this process: each depth rule's firing state, and how long the bot took to
   answer Slack's requests (Slack wants an answer within 3 seconds).
 
@@ -24,7 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -34,9 +39,11 @@ from redis.exceptions import RedisError
 
 from bot.adapters.queues import depths
 from bot.adapters.queues.cluster import RedisClient
+from bot.adapters.queues.job_age import read_job_ages
+from bot.adapters.queues.requeue import RedisUnavailable, scan_stuck
 from bot.adapters.store import Store
 from bot.adapters.store.metrics import BotCounts, CountsUnavailable, bot_counts
-from bot.domain.models import ActionState, IncidentState
+from bot.domain.models import ActionState, Clock, IncidentState, system_clock
 from bot.domain.playbook import ActionKind, Playbook
 from bot.domain.rules import RuleBook
 
@@ -49,10 +56,15 @@ _INTERACTIONS = {"block_actions", "view_submission", "view_closed", "shortcut", 
 
 @dataclass(frozen=True)
 class RedisReading:
-    """Depth (jobs) of each playbook queue and the processing set's size (ids)."""
+    """Depth (jobs) of each playbook queue and the processing set's size (ids); the
+    stuck ids (None: not scanned in time) and each Redis-read queue's oldest job age
+    in seconds (None: the queue is empty; a queue whose age could not be read is
+    absent)."""
 
     depths: Mapping[str, int]
     processing: int
+    stuck: int | None = None
+    oldest_age: Mapping[str, float | None] = field(default_factory=dict)
 
 
 class BotMetrics:
@@ -67,8 +79,10 @@ class BotMetrics:
         store: Store,
         rules: RuleBook,
         timeout_seconds: float = READ_TIMEOUT_SECONDS,
+        clock: Clock = system_clock,
     ) -> None:
         self._playbook = playbook
+        self._clock = clock
         self._redis = redis
         self._store = store
         self._rules = rules
@@ -95,7 +109,11 @@ class BotMetrics:
     async def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """``(body, content type)`` of a scrape, in the format ``accept`` asks for
         (Prometheus text, or OpenMetrics when the scraper prefers it)."""
-        reading, counts = await asyncio.gather(self._read_redis(), self._read_counts())
+        reading, stuck, counts = await asyncio.gather(
+            self._read_redis(), self._read_stuck(), self._read_counts()
+        )
+        if reading is not None:
+            reading = RedisReading(reading.depths, reading.processing, stuck, reading.oldest_age)
         scrape = CollectorRegistry()
         scrape.register(_Values(families(self._playbook, reading, counts, self._rules)))
         scrape.register(self.registry)
@@ -106,12 +124,40 @@ class BotMetrics:
         async def read() -> RedisReading:
             lengths = await depths.queue_depths(self._redis, self._playbook.queue_names)
             size: Any = self._redis.scard(self._playbook.stuck_jobs.processing_set)
-            return RedisReading(depths=lengths, processing=int(await size))
+            ages = await read_job_ages(self._redis, self._playbook.queues, self._clock())
+            return RedisReading(
+                depths=lengths,
+                processing=int(await size),
+                oldest_age={
+                    a.queue: a.age.total_seconds() if a.age is not None else None
+                    for a in ages
+                    if a.error is None
+                },
+            )
 
         try:
             return await asyncio.wait_for(read(), self._timeout)
         except (TimeoutError, depths.QueuesUnavailable, RedisError):
             return None  # backlog_bot_redis_up 0 says it
+
+    async def _read_stuck(self) -> int | None:
+        """The stuck-job count, or None when the scan fails or does not finish in time
+        (a processing set of hundreds of thousands of ids; its size is still shown)."""
+        stuck = self._playbook.stuck_jobs
+        try:
+            scan = await asyncio.wait_for(
+                scan_stuck(
+                    self._redis,
+                    processing_set=stuck.processing_set,
+                    heartbeat_key=stuck.heartbeat_key,
+                    older_than_seconds=stuck.stuck_after.total_seconds(),
+                    sample_size=0,
+                ),
+                self._timeout,
+            )
+        except (TimeoutError, RedisUnavailable, RedisError):  # left out, never shown as 0
+            return None
+        return scan.stuck
 
     async def _read_counts(self) -> BotCounts | None:
         try:
@@ -199,7 +245,29 @@ def _queue_families(playbook: Playbook, reading: RedisReading | None) -> list[Me
         ["set"],
     )
     processing.add_metric([playbook.stuck_jobs.processing_set], reading.processing)
-    return [*out, depth, processing, up]
+    out += [depth, processing]
+    if reading.stuck is not None:
+        stuck = GaugeMetricFamily(
+            "backlog_bot_stuck_jobs",
+            "Job ids in the processing set whose heartbeat is missing or older than the "
+            "playbook's stuck_jobs.stuck_after (what /backlog requeue would move).",
+            None,
+            ["set"],
+        )
+        stuck.add_metric([playbook.stuck_jobs.processing_set], reading.stuck)
+        out.append(stuck)
+    if reading.oldest_age:
+        oldest = GaugeMetricFamily(
+            "backlog_bot_oldest_job_age_seconds",
+            "Age of each queue's oldest waiting job (the playbook's job_age, read from "
+            "Redis); 0 when the queue is empty.",
+            None,
+            ["queue"],
+        )
+        for name, age in reading.oldest_age.items():
+            oldest.add_metric([name], age or 0.0)
+        out.append(oldest)
+    return [*out, up]
 
 
 def _count_families(playbook: Playbook, counts: BotCounts) -> list[Metric]:
@@ -235,4 +303,13 @@ def _count_families(playbook: Playbook, counts: BotCounts) -> list[Metric]:
     pages = CounterMetricFamily("backlog_bot_pages", "Escalation pages, by tier.", None, ["tier"])
     for tier in sorted({t.level for t in playbook.escalation.tiers} | set(counts.pages)):
         pages.add_metric([str(tier)], counts.pages.get(tier, 0))
-    return [incidents, opened, finished, running, approvals, pages]
+    outbox = GaugeMetricFamily(
+        "backlog_bot_outbox_pending",
+        "Outbox rows not yet delivered: Slack messages (posts, and edits waiting for "
+        "their turn) and page deliveries to PagerDuty / webhooks.",
+        None,
+        ["outbox"],
+    )
+    for name in ("slack", "pages"):
+        outbox.add_metric([name], counts.outbox.get(name, 0))
+    return [incidents, opened, finished, running, approvals, pages, outbox]

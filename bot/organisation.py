@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import logging
 import uuid
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,15 +45,6 @@ from bot.settings import Settings
 from bot.startup import ConfigurationError, configured_kube, slack_secrets
 
 log = logging.getLogger(__name__)
-
-# The one-playbook sampler lock's key ("BKLH", bot/adapters/store/leader.py) in the
-# high half, the playbook's name's CRC-32 in the low half: one lock per playbook.
-_SAMPLER_LOCK_BASE = 0x424B4C48 << 32
-
-
-def sampler_lock_for(name: str) -> int:
-    """The advisory lock key (a signed 64-bit int) playbook ``name`` is sampled under."""
-    return _SAMPLER_LOCK_BASE | zlib.crc32(name.encode())
 
 
 @dataclass
@@ -173,7 +163,6 @@ async def _build_units(
                 kube=configured_kube(settings),
                 environ=environ,
                 backends=shared,
-                sampler_lock=sampler_lock_for(playbook.name),
             )
         except ConfigurationError as exc:  # build_runtime closed what it opened
             broken.append(PlaybookError(playbook.name, [_problem(str(exc))]))

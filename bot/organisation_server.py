@@ -13,6 +13,7 @@ import logging
 from aiohttp import web
 
 from bot.adapters.slack.client import make_client
+from bot.app import Runtime
 from bot.backends import check_urls, start_backends
 from bot.lifecycle import HTTP_DRAIN_SECONDS, Server, Stopping
 from bot.organisation import Organisation, build_organisation
@@ -67,18 +68,33 @@ class OrganisationServer(Server):
         )
         self._runner = web.AppRunner(app, shutdown_timeout=HTTP_DRAIN_SECONDS)
 
-    async def start(self) -> None:
-        await super().start()  # the first playbook, the port, the shared sender
-        seconds = self.runtime.settings.sample_interval_seconds
+    def _others(self) -> list[tuple[str, Runtime]]:
         first = self.organisation.first
-        for name, runtime in self.organisation.units.items():
-            if runtime is first:
-                continue
+        return [(n, r) for n, r in self.organisation.units.items() if r is not first]
+
+    async def _lead(self) -> None:
+        """The first playbook's background work, then every other playbook's: one
+        leader lock for the whole bot (bot/services/leadership.py), so a stand-by
+        replica samples no playbook at all."""
+        await super()._lead()  # the first playbook's jobs and the shared sender
+        seconds = self.runtime.settings.sample_interval_seconds
+        for name, runtime in self._others():
             self._schedule(f"monitor/{name}", runtime.monitor.tick, seconds=seconds)
-            self._schedule(f"interrupted/{name}", runtime.actions.recover_interrupted, seconds=10)
+            self._schedule(
+                f"interrupted/{name}", runtime.actions.recover_interrupted, seconds=10, now=True
+            )
             self._schedule(f"expiry/{name}", runtime.actions.expire_pending, seconds=30)
-            await runtime.actions.recover_interrupted()
+            await runtime.incidents.restore()
             await runtime.paging.timer.attach(self._scheduler)
+
+    async def _follow(self) -> None:
+        """Every other playbook's background work stops, then the first's."""
+        for name, runtime in self._others():
+            for job in (f"monitor/{name}", f"interrupted/{name}", f"expiry/{name}"):
+                if self._scheduler.get_job(job) is not None:
+                    self._scheduler.remove_job(job)
+            await runtime.paging.timer.detach()
+        await super()._follow()
 
     async def stop(self, stopping: Stopping | None) -> None:
         """The one-playbook stop sequence, then every other playbook's runtime (their

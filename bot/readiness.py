@@ -12,6 +12,15 @@ Body (JSON)::
         "kubernetes": {"state": "not configured", "required": false,
                        "error": "Kubernetes is not configured (...)."}}}
 
+``serve`` adds (bot/web.py), without ever failing readiness: ``paging`` (each pager
+the playbook names) and ``leader``::
+
+    "leader": {"leading": true, "since": "2026-11-29T15:02:11+00:00"}
+
+— whether this replica runs the background work now (it holds the leader lock,
+bot/services/leadership.py) and since when it leads or stands by; ``null`` where
+no leader election runs (the demo, the tests' sandbox).
+
 ``state`` is ``ok``, ``unreachable`` or ``not configured``. The status is 503 when a
 required dependency (Slack, PostgreSQL, Redis: without them nothing is noticed,
 kept or said) is not ok; Kubernetes is reported but never fails readiness, since
@@ -71,6 +80,15 @@ async def readiness(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         "checks": {name: check.as_json() for name, check in checks.items()},
     }
     return (200 if ready else 503), body
+
+
+def leader_status(runtime: Runtime) -> dict[str, Any] | None:
+    """``{"leading": bool, "since": ISO 8601 or None}``; None without leader election."""
+    leadership = runtime.leadership
+    if leadership is None:
+        return None
+    since = leadership.since.isoformat() if leadership.since is not None else None
+    return {"leading": leadership.leading, "since": since}
 
 
 def embedded_names(runtime: Runtime) -> list[str]:

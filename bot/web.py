@@ -20,7 +20,7 @@ from bot.app import Runtime
 from bot.domain.alerts import ExternalAlert
 from bot.domain.models import QueueSample
 from bot.metrics import BotMetrics
-from bot.readiness import readiness
+from bot.readiness import leader_status, readiness
 from bot.startup import ConfigurationError, secret
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def web_application(
         redis=runtime.redis,
         store=runtime.store,
         rules=runtime.incidents.rules,
+        clock=runtime.clock,
     )
 
     async def slack_events(request: web.Request) -> web.Response:
@@ -61,6 +62,8 @@ def web_application(
         body["paging"] = runtime.paging.service.readiness()
         if playbooks is not None:
             body["playbooks"] = playbooks()
+        # Whether this replica runs the background work: informational, like paging.
+        body["leader"] = leader_status(runtime)
         return web.json_response(body, status=status)
 
     async def metrics(request: web.Request) -> web.Response:

@@ -75,7 +75,9 @@ class RuleBook:
         return transitions
 
     def replay(self, samples: Sequence[QueueSample]) -> None:
-        """Rebuilds pending/firing state from stored samples after a restart."""
+        """Rebuilds pending/firing state from stored samples (after a restart, or when
+        this replica takes the background work over): what it knew before is dropped."""
+        self._states = {name: RuleState(rule=state.rule) for name, state in self._states.items()}
         for sample in samples:
             self.observe(sample)
 

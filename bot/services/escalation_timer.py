@@ -8,7 +8,9 @@ can bring a page forward re-plan at once: a sample (the monitor's hook: an incid
 opened, a depth or job age crossed a trigger), and — on every replica, through
 PostgreSQL's NOTIFY — an acknowledgement or a page. On start the plan is rebuilt
 from the database, so pages that fell due while the bot was down go out once,
-marked late.
+marked late. Only the leading replica plans (bot/lifecycle.py attaches the timer
+when it takes the lead and detaches it when it loses it); a stand-by's pokes do
+nothing.
 
 PostgreSQL decides (bot/services/escalation.py); this only wakes it up, so two
 replicas waking at once still page once.
@@ -54,6 +56,7 @@ class EscalationTimer:
         self._scheduler: BaseScheduler | None = None
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task[Any] | None = None
+        self._listening = False
         self.next_due: datetime | None = None  #: on the bot's clock; None: nothing planned
         #: The scheduler's job id (one per playbook when one bot runs several).
         self.job_id = JOB_ID
@@ -63,13 +66,26 @@ class EscalationTimer:
         other replicas' changes, and pages at once whatever fell due while down."""
         self._scheduler = scheduler
         if self._listener is not None:
-            self._listener.on(ESCALATION_CHANNEL, self.poke)
+            if not self._listening:  # attached again after a takeover: one callback
+                self._listener.on(ESCALATION_CHANNEL, self.poke)
+                self._listening = True
             await self._listener.check()
         await self.replan()
 
+    async def detach(self) -> None:
+        """Stops planning (this replica no longer leads): the planned run is removed and
+        pokes are ignored; a re-plan already running finishes first."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None and scheduler.get_job(JOB_ID) is not None:
+            scheduler.remove_job(JOB_ID)
+        async with self._lock:
+            self.next_due = None
+
     def poke(self) -> None:
         """Re-plans soon, from a callback that cannot await (a NOTIFY); several pokes
-        before it runs are one re-plan."""
+        before it runs are one re-plan. Ignored while detached (a stand-by)."""
+        if self._scheduler is None:
+            return
         if self._pending is None or self._pending.done():
             self._pending = asyncio.get_running_loop().create_task(self.replan())
 

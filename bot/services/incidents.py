@@ -68,14 +68,16 @@ class IncidentService(ExternalAlerts):
         self.alert = LivingAlert(store, messages, self.channels, playbook, clock, ready_workers)
 
     async def restore(self) -> None:
-        """Rebuilds the rules' pending/firing state from stored samples after a restart,
-        so a backlog 9 minutes into a 10-minute ``for:`` still fires in a minute."""
+        """Rebuilds the rules' pending/firing state from stored samples after a restart
+        (or a takeover from another replica), so a backlog 9 minutes into a 10-minute
+        ``for:`` still fires in a minute."""
         now = self._clock()
         longest = max((rule.for_ for rule in self._playbook.rules), default=timedelta(0))
         samples = await self._store.samples_between(
             self._playbook.name, now - longest - timedelta(minutes=5), now
         )
         self._rules.replay(samples)
+        self._history.clear()
         self._history.extend(samples[-_HISTORY:])
 
     @property

@@ -1,5 +1,8 @@
 """The sampling loop body: read every queue's depth, feed the incident service.
 
+It runs on the replica that leads (bot/services/leadership.py schedules it), so
+two replicas never record duplicate samples or double timeline entries.
+
 A Redis outage is reported in the announcement channel (and the open incident's
 own channel) once when it starts and once when it ends, never on every failed
 sample.
@@ -13,7 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.queues.depths import QueuesUnavailable, queue_depths
-from bot.adapters.store import LeaderLock, Store
+from bot.adapters.store import Store
 from bot.adapters.store.outbox import incident_destination
 from bot.domain.models import Clock, QueueSample
 from bot.domain.playbook import Playbook
@@ -36,9 +39,7 @@ class Monitor:
         messages: Messages,
         playbook: Playbook,
         clock: Clock,
-        leader: LeaderLock | None = None,
     ) -> None:
-        self._leader = leader
         self._redis = redis
         self._store = store
         self._incidents = incidents
@@ -53,9 +54,7 @@ class Monitor:
         self.after_sample: list[Callable[[QueueSample], Awaitable[object]]] = []
 
     async def tick(self) -> QueueSample | None:
-        """Samples once; None when Redis is down or another replica is the sampler."""
-        if self._leader is not None and not await self._leader.held():
-            return None
+        """Samples once; None when Redis is down."""
         try:
             depths = await queue_depths(self._redis, self._playbook.queue_names)
         except QueuesUnavailable as exc:  # any sampling failure at all (see queue_depths)
@@ -70,15 +69,6 @@ class Monitor:
         for hook in self.after_sample:
             await hook(sample)
         return sample
-
-    def use_leader(self, leader: LeaderLock) -> None:
-        """Samples only while holding ``leader`` (set before the first tick: one lock
-        per playbook when one bot runs several)."""
-        self._leader = leader
-
-    async def close(self) -> None:
-        if self._leader is not None:
-            await self._leader.release()
 
     async def _prune(self, now: datetime) -> None:
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:

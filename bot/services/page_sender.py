@@ -98,12 +98,15 @@ class PageSender:
         self._idle = asyncio.Event()  # set while _inflight is 0
         self._idle.set()
         self.last_error: str | None = None
+        self._listening = False
 
     # ---- running -------------------------------------------------------------
 
     async def start(self) -> None:
         if self._listener is not None:
-            self._listener.on(PAGES_CHANNEL, self.wake)
+            if not self._listening:  # started again after a takeover: one callback
+                self._listener.on(PAGES_CHANNEL, self.wake)
+                self._listening = True
             await self._listener.check()
         self._task = asyncio.create_task(self._run(), name="page-sender")
 

@@ -45,30 +45,6 @@ async def test_redis_outage_is_reported_once_and_recovery_once(sandbox, clock, p
         await gate.stop()
 
 
-async def test_only_one_replica_samples(sandbox, migrated_database, playbook, clock, redis_client):
-    from bot.adapters.store import LeaderLock
-
-    runtime = sandbox.runtime
-    await redis_client.lpush("email_processing_queue", "x")
-    assert await runtime.monitor.tick() is not None  # replica A becomes the sampler
-    replica_b = Monitor(
-        runtime.redis,
-        runtime.store,
-        runtime.incidents,
-        Messages(clock),
-        playbook,
-        clock,
-        LeaderLock(migrated_database),
-    )
-    try:
-        assert await replica_b.tick() is None  # B stands by
-        await runtime.monitor.close()  # A goes away: its session, and the lock, end
-        sample = await replica_b.tick()
-        assert sample is not None and sample.depths["email_processing_queue"] == 1
-    finally:
-        await replica_b.close()
-
-
 async def test_forecast_command_from_stored_samples(sandbox, redis_client, clock):
     for _ in range(5):
         await redis_client.lpush("email_processing_queue", *range(100))

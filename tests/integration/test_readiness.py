@@ -26,6 +26,7 @@ async def test_all_ok(sandbox):
     status, body = await _readyz(sandbox)
     assert status == 200
     body.pop("paging")  # pagers outside Slack: listed, never failing readiness (paging.py)
+    assert body.pop("leader") is None  # the sandbox runs no leader election
     assert body == {
         "ready": True,
         "embedded": [],

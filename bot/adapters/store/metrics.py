@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -29,6 +29,10 @@ SELECT 'approval', r.kind, '', count(*)
   FROM approvals AS a JOIN action_requests AS r ON r.id = a.request_id GROUP BY r.kind
 UNION ALL
 SELECT 'page', tier::text, '', count(*) FROM pages GROUP BY tier
+UNION ALL
+SELECT 'outbox', 'slack', '', count(*) FROM slack_messages WHERE state = 'pending'
+UNION ALL
+SELECT 'outbox', 'pages', '', count(*) FROM page_deliveries WHERE state = 'pending'
 """
 
 
@@ -39,12 +43,14 @@ class CountsUnavailable(DependencyError):
 @dataclass(frozen=True)
 class BotCounts:
     """Row counts: ``incidents`` by state; ``actions`` by (kind, state);
-    ``approvals`` by action kind; ``pages`` by escalation tier."""
+    ``approvals`` by action kind; ``pages`` by escalation tier; ``outbox``: rows
+    not yet delivered, ``slack`` (messages) and ``pages`` (page deliveries)."""
 
     incidents: Mapping[str, int]
     actions: Mapping[tuple[str, str], int]
     approvals: Mapping[str, int]
     pages: Mapping[int, int]
+    outbox: Mapping[str, int] = field(default_factory=dict)
 
 
 async def bot_counts(store: Store, *, timeout_seconds: float = 2.0) -> BotCounts:
@@ -64,6 +70,7 @@ async def bot_counts(store: Store, *, timeout_seconds: float = 2.0) -> BotCounts
     actions: dict[tuple[str, str], int] = {}
     approvals: dict[str, int] = {}
     pages: dict[int, int] = {}
+    outbox: dict[str, int] = {}
     for row in rows:
         what, a, b, n = row["what"], row["a"], row["b"], int(row["n"])
         if what == "incident":
@@ -72,6 +79,10 @@ async def bot_counts(store: Store, *, timeout_seconds: float = 2.0) -> BotCounts
             actions[(a, b)] = n
         elif what == "approval":
             approvals[a] = n
+        elif what == "outbox":
+            outbox[a] = n
         else:
             pages[int(a)] = n
-    return BotCounts(incidents=incidents, actions=actions, approvals=approvals, pages=pages)
+    return BotCounts(
+        incidents=incidents, actions=actions, approvals=approvals, pages=pages, outbox=outbox
+    )
