@@ -3,8 +3,9 @@
 
 Each valid playbook gets its own services, built by the one-playbook wiring
 (:func:`bot.app.build_runtime`): its queues (on its own Redis when its
-``redis.url_env`` names one), rules, channels, roles, escalation and timers, and
-its own sampler lock, so each is sampled by one replica independently. They share
+``redis.url_env`` names one), rules, channels, roles, escalation and timers, all
+run by the replica that holds the bot's one leader lock
+(:class:`bot.organisation_server.OrganisationServer`). They share
 the PostgreSQL database (every incident and sample carries its playbook's name),
 one Bolt app whose handlers route each request to its playbook
 (:class:`bot.playbook_router.PlaybookRouter`), and one outbox sender whose channel

@@ -10,9 +10,8 @@ drill never shortens them, it measures the first page as it comes), and the outb
 (the incident channel, the alert, the page). Times are the bot's clock: the backlog
 began when the drill's push took the queue above the threshold; detection is the
 incident's ``detected_at``; the alert and the first page are their outbox messages'
-``delivered_at``. A ``serve`` sharing the database may do the sampling and delivering
-instead (it holds the sampler lock): the drill then only observes, with the same
-measures.
+``delivered_at``. A ``serve`` sharing the database may sample and deliver too (its
+leader does): the incident still opens once, and the drill measures the same way.
 
 Then it acknowledges as the bot (a timeline note says it was the game day), removes
 exactly the ids it pushed, resolves the incident marked as a drill, records the run
@@ -235,8 +234,8 @@ class GameDay:
             if await parts.sample() is None and not drive.sampling_said:
                 drive.sampling_said = True
                 self._say(
-                    "This process did not sample the queues (another bot process holds the "
-                    "sampler lock, or Redis did not answer): the drill relies on that one."
+                    "This process could not sample the queues (Redis did not answer): the "
+                    "drill relies on a bot that can."
                 )
             await parts.escalate()
             await parts.deliver()
