@@ -57,6 +57,9 @@ class EscalationTimer:
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task[Any] | None = None
         self._listening = False
+        # True once detached (a stand-by): pokes then do nothing. Before any attach
+        # (the demo, the tests' sandbox) a poke still re-plans next_due.
+        self._detached = False
         self.next_due: datetime | None = None  #: on the bot's clock; None: nothing planned
         #: The scheduler's job id (one per playbook when one bot runs several).
         self.job_id = JOB_ID
@@ -65,6 +68,7 @@ class EscalationTimer:
         """Plans on ``scheduler`` from now on (``serve()`` calls it once), listening for
         other replicas' changes, and pages at once whatever fell due while down."""
         self._scheduler = scheduler
+        self._detached = False
         if self._listener is not None:
             if not self._listening:  # attached again after a takeover: one callback
                 self._listener.on(ESCALATION_CHANNEL, self.poke)
@@ -76,15 +80,16 @@ class EscalationTimer:
         """Stops planning (this replica no longer leads): the planned run is removed and
         pokes are ignored; a re-plan already running finishes first."""
         scheduler, self._scheduler = self._scheduler, None
-        if scheduler is not None and scheduler.get_job(JOB_ID) is not None:
-            scheduler.remove_job(JOB_ID)
+        self._detached = True
+        if scheduler is not None and scheduler.get_job(self.job_id) is not None:
+            scheduler.remove_job(self.job_id)
         async with self._lock:
             self.next_due = None
 
     def poke(self) -> None:
         """Re-plans soon, from a callback that cannot await (a NOTIFY); several pokes
         before it runs are one re-plan. Ignored while detached (a stand-by)."""
-        if self._scheduler is None:
+        if self._detached:
             return
         if self._pending is None or self._pending.done():
             self._pending = asyncio.get_running_loop().create_task(self.replan())
