@@ -150,7 +150,8 @@ def plan_drill(playbook: Playbook, production: Iterable[Playbook] = ()) -> Drill
     namespace is not the one marked staging, when the target queue is not marked
     staging, is not watched by the playbook or has no ``depth_above`` rule, or when
     the namespace or queue is one a ``production`` playbook (any served playbook
-    other than this one) uses: a drill never pushes onto a production queue.
+    other than this very one, compared by content, not by name) uses: a drill never
+    pushes onto a production queue.
     """
     section = playbook.gameday
     if section is None:
@@ -170,7 +171,10 @@ def plan_drill(playbook: Playbook, production: Iterable[Playbook] = ()) -> Drill
             f"'{playbook.name}'."
         )
     for other in production:
-        if other.name == playbook.name:
+        # Only the very playbook being drilled is skipped — by content, not by name: a
+        # copy of a production playbook with a gameday section added keeps its name, and
+        # must still be refused on the production namespace and queues it shares.
+        if other == playbook:
             continue
         if other.namespace == playbook.namespace:
             raise DrillRefused(

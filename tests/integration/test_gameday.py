@@ -268,6 +268,26 @@ def test_a_production_namespace_is_refused(tmp_path, monkeypatch, capsys):
     )
 
 
+def test_a_copy_of_the_production_playbook_marked_staging_is_refused(tmp_path, monkeypatch, capsys):
+    """The usual mistake: PhishNet's playbook copied, a gameday section added that marks
+    its own namespace and queue staging, the name left as it was. Same name, but not
+    the playbook served: the drill would push onto PhishNet's production queue."""
+    section = {"staging": {"namespace": "phishnet", "queues": ["email_processing_queue"]}}
+    path = tmp_path / "copy.yml"
+    path.write_text(
+        PHISHNET.read_text(encoding="utf-8") + "\n" + yaml.safe_dump({"gameday": section}),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PLAYBOOK", str(PHISHNET))
+
+    assert main(["gameday", "--playbook", str(path), "--dry-run"]) == 2
+
+    assert capsys.readouterr().err == (
+        "backlog-bot: Refusing the game day: namespace 'phishnet' is the production "
+        "namespace of playbook 'phishnet-queue-backlog'.\n"
+    )
+
+
 async def test_the_command_runs_a_drill_on_the_wall_clock(
     make_sandbox, tmp_path, redis_url, migrated_database, redis_client
 ):
