@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     database_url: SecretStr | None = None
     playbook: Path = Path("playbooks/queue-backlog.yml")
-    port: int = Field(default=3000, ge=0, le=65535)
+    port: int = Field(default=3000, ge=1, le=65535)
     kubeconfig: Path | None = None
     embedded: bool = Field(
         default=False,

@@ -224,4 +224,7 @@ def load_playbook(path: Path | str) -> Playbook:
         raise PlaybookError(
             path, [PlaybookProblem(field="(file)", reason=exc.strerror or str(exc))]
         ) from exc
+    except UnicodeDecodeError as exc:  # a binary file, or another encoding
+        reason = f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        raise PlaybookError(path, [PlaybookProblem(field="(file)", reason=reason)]) from exc
     return parse_playbook(text, path)

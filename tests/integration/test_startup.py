@@ -86,6 +86,11 @@ def _closed_port_url(scheme: str) -> str:
         ({"SLACK_BOT_TOKEN": "xoxb-not-the-right-one"}, "SLACK_BOT_TOKEN: Slack refused auth.test"),
         ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL: it must be an http(s) URL"),
         ({"KUBECONFIG": "/nonexistent/kubeconfig"}, "KUBECONFIG: cannot load the kubeconfig"),
+        (
+            {"KUBECONFIG": "/etc/passwd"},
+            "KUBECONFIG: cannot load the kubeconfig /etc/passwd: not a",
+        ),
+        ({"PORT": "0"}, "PORT: Input should be greater than or equal to 1"),
     ],
     ids=lambda value: str(value)[:40],
 )
@@ -105,6 +110,13 @@ async def test_an_unreadable_or_invalid_playbook_is_named(base_env, tmp_path):
     assert (
         line
         == f"backlog-bot: PLAYBOOK: {missing} cannot be used: (file): No such file or directory"
+    )
+    binary = tmp_path / "binary.yml"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xcf\x11\xe0")
+    line = await _refused(base_env(PLAYBOOK=str(binary)))
+    assert line == (
+        f"backlog-bot: PLAYBOOK: {binary} cannot be used: (file): not UTF-8 text "
+        "(byte 0xd0 at offset 8)"
     )
     invalid = tmp_path / "invalid.yml"
     invalid.write_text("name: x\nqueues: 12\n")

@@ -97,6 +97,25 @@ def test_a_given_but_unusable_configuration_is_an_error(tmp_path, monkeypatch):
         kube_from_environment(broken, environ={})
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"apiVersion: v1\nclusters: [\n", "not valid YAML at line 3, column 1"),
+        (b"just some text, not a kubeconfig\n", "not a kubeconfig (expected a mapping"),
+        (b"- a\n- list\n", "not a kubeconfig (expected a mapping"),
+    ],
+    ids=["yaml-syntax-error", "plain-text", "a-list"],
+)
+def test_a_kubeconfig_that_is_not_one_is_said_in_words(tmp_path, monkeypatch, content, reason):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = tmp_path / "kubeconfig"
+    path.write_bytes(content)
+    with pytest.raises(KubeConfigInvalid) as refused:
+        kube_from_environment(path, environ={})
+    assert str(refused.value).startswith(f"KUBECONFIG: cannot load the kubeconfig {path}: ")
+    assert reason in str(refused.value)
+
+
 def test_a_kubeconfig_gives_the_real_client(tmp_path, monkeypatch):
     from bot.emulators.kube import KubeEmulator
 

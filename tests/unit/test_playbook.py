@@ -149,3 +149,12 @@ def test_check_playbook_command_exit_codes(tmp_path, capsys):
     assert f"{broken}: deployments.phishnet-worker-email.max_replicas: Field required" in err
     assert main(["check-playbook", str(tmp_path / "missing.yml")]) == 1
     assert "No such file or directory" in capsys.readouterr().err
+
+
+def test_a_binary_playbook_is_one_sentence_not_a_traceback(tmp_path, capsys):
+    binary = tmp_path / "bin.yml"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xcf\x11\xe0")
+    assert main(["check-playbook", str(binary)]) == 1
+    err = capsys.readouterr().err
+    assert f"{binary}: (file): not UTF-8 text (byte 0xd0 at offset 8)" in err
+    assert "Traceback" not in err

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
@@ -99,7 +100,19 @@ def _from_file(path: str, setting: str) -> KubeClient:
     configuration = k8s.Configuration()
     try:
         k8s_config.load_kube_config(config_file=path, client_configuration=configuration)
-    except (k8s_config.ConfigException, OSError, TypeError, ValueError) as exc:
+    except yaml.YAMLError as exc:  # the client lets the parser's error through
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise KubeConfigInvalid(
+            f"{setting}: cannot load the kubeconfig {path}: not valid YAML{where} ({problem})"
+        ) from exc
+    except (TypeError, AttributeError) as exc:  # YAML, but not a kubeconfig's shape
+        raise KubeConfigInvalid(
+            f"{setting}: cannot load the kubeconfig {path}: not a kubeconfig (expected a "
+            "mapping with clusters, contexts and users)"
+        ) from exc
+    except (k8s_config.ConfigException, OSError, ValueError) as exc:
         raise KubeConfigInvalid(f"{setting}: cannot load the kubeconfig {path}: {exc}") from exc
     return _client(configuration)
 
