@@ -11,7 +11,7 @@ own fallback is the playbook's ``suggested_replicas`` when there are no samples.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.alert_state import AlertPhase, clear_level
 from bot.domain.capacity import WorkerRecommendation, scale_suggestion
@@ -40,14 +40,39 @@ def recent(history: Sequence[QueueSample], playbook: Playbook, now: datetime) ->
     return [s for s in history if start <= s.at <= now]
 
 
-def queue_outlooks(
-    playbook: Playbook, sample: QueueSample, history: Sequence[QueueSample]
-) -> tuple[QueueOutlook, ...]:
-    """Every playbook queue as the alert shows it."""
-    limits = thresholds(playbook)
+#: The shortest stretch of samples after an action that the trend is read from alone.
+MIN_TREND_SPAN = timedelta(minutes=1)
+
+
+def trend_samples(
+    playbook: Playbook,
+    sample: QueueSample,
+    history: Sequence[QueueSample],
+    since: Sequence[datetime] = (),
+) -> list[QueueSample]:
+    """The samples the alert's trends read: the last ``capacity.trend_window``, and
+    only those from the latest of ``since`` (the executed actions' times) whose samples
+    already span :data:`MIN_TREND_SPAN` — a fit across a scale or a requeue mixes two
+    regimes and can call a queue that has drained for minutes "growing"."""
     window = recent(history, playbook, sample.at)
     if not window or window[-1].at != sample.at:
         window = [*window, sample]
+    for start in sorted(since, reverse=True):
+        after = [s for s in window if s.at >= start]
+        if len(after) >= 2 and after[-1].at - after[0].at >= MIN_TREND_SPAN:
+            return after
+    return window
+
+
+def queue_outlooks(
+    playbook: Playbook,
+    sample: QueueSample,
+    history: Sequence[QueueSample],
+    since: Sequence[datetime] = (),
+) -> tuple[QueueOutlook, ...]:
+    """Every playbook queue as the alert shows it; ``since``: see :func:`trend_samples`."""
+    limits = thresholds(playbook)
+    window = trend_samples(playbook, sample, history, since)
     margin = playbook.recovery.hysteresis
     outlooks = []
     for queue in playbook.queue_names:
@@ -128,6 +153,8 @@ def build_alert_view(
     held = scale_held_until(playbook, scale.deployment if scale else None, actions)
     if held is not None and sample.at < held:
         scale = None
+    latest = last_action(actions)
+    ran_at = [a.executed_at for a in actions if a.state in _RAN and a.executed_at is not None]
     return AlertView(
         incident=incident,
         rule_state=rule_state,
@@ -135,8 +162,8 @@ def build_alert_view(
         history=tuple(history),
         playbook=playbook,
         phase=phase,
-        queues=queue_outlooks(playbook, sample, history),
-        last_action=last_action(actions),
+        queues=queue_outlooks(playbook, sample, history, ran_at),
+        last_action=latest,
         pending_actions=sum(1 for a in actions if a.state is ActionState.PENDING),
         scale=scale,
         scale_held_until=held if held is not None and sample.at < held else None,
