@@ -26,6 +26,29 @@ EMBEDDED_HELP = (
 )
 
 
+def _speed(text: str) -> float:
+    """``--speed``: simulated seconds per real second, 1 to 1000 (0 would never end)."""
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number from 1 to 1000, got {text!r}"
+        ) from None
+    if not 1 <= speed <= 1000:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to 1000, got {text!r}")
+    return speed
+
+
+def _report_path(text: str) -> Path:
+    """``--report``: checked before the demo runs, not found missing after it."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name in it")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the directory {path.parent} does not exist")
+    return path
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backlog-bot", description="Slack ChatOps for worker-queue backlogs."
@@ -34,9 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the bot (HTTP on PORT, sampling loop)")
     serve.add_argument("--embedded", action="store_true", help=EMBEDDED_HELP)
     demo = sub.add_parser("demo", help="a whole incident, start to report, on embedded defaults")
-    demo.add_argument("--report", type=Path, default=None, help="where to write the report")
+    demo.add_argument("--report", type=_report_path, default=None, help="where to write the report")
     demo.add_argument(
-        "--speed", type=float, default=120.0, help="simulated seconds per real second"
+        "--speed", type=_speed, default=120.0, help="simulated seconds per real second (1-1000)"
     )
     demo.add_argument("--quiet", action="store_true", help="don't print the conversation")
     check = sub.add_parser("check-playbook", help="validate a playbook file or directory")
