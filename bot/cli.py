@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import cli_backtest, cli_gameday, logs
-from bot.domain.playbook import PlaybookError
+from bot.domain.playbook import Playbook, PlaybookError
 from bot.domain.playbook_set import load_playbooks
 from bot.settings import Settings, settings_error_line
 
@@ -148,7 +148,13 @@ def check_playbook(path: Path) -> int:
         for problem in exc.problems:
             print(f"{exc.path}: {problem.field}: {problem.reason}", file=sys.stderr)
         return 1
+    unusable = 0
     for playbook in found.playbooks:
+        drill_problem = _gameday_problem(playbook)
+        if drill_problem is not None:
+            unusable += 1
+            print(f"{path}: playbook '{playbook.name}': {drill_problem}", file=sys.stderr)
+            continue
         print(
             f"{path}: ok — playbook '{playbook.name}': {len(playbook.queues)} queues, "
             f"{len(playbook.deployments)} deployments, {len(playbook.rules)} rules, "
@@ -158,7 +164,27 @@ def check_playbook(path: Path) -> int:
         print(f"{broken.path}: invalid playbook", file=sys.stderr)
     for line in found.problem_lines():
         print(line, file=sys.stderr)
-    return 1 if found.broken else 0
+    return 1 if found.broken or unusable else 0
+
+
+def _gameday_problem(playbook: Playbook) -> str | None:
+    """Why the playbook's ``gameday`` section can never run — a schedule APScheduler
+    refuses (``serve`` would stop at start), a target ``gameday`` would always refuse —
+    or None; said by ``check-playbook`` rather than first on the night of the drill."""
+    if playbook.gameday is None:
+        return None
+    from bot.domain.playbook_gameday import DrillRefused, plan_drill
+    from bot.gameday_schedule import gameday_trigger
+    from bot.startup import ConfigurationError
+
+    try:
+        gameday_trigger(playbook)
+        plan_drill(playbook)
+    except ConfigurationError as exc:
+        return str(exc).removeprefix("PLAYBOOK: ")
+    except DrillRefused as exc:
+        return f"gameday: {exc}"
+    return None
 
 
 async def _migrate(settings: Settings) -> int:

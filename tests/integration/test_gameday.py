@@ -351,3 +351,37 @@ async def test_a_drill_stopped_by_an_error_removes_its_jobs_on_the_way_out(
     lines: list[str] = []
     await drill(box, staging, clock, progress=lines).run(dry_run=True)
     assert "0 synthetic jobs removed" in lines[0]  # recorded as interrupted, nothing left
+
+
+@pytest.mark.parametrize(
+    ("section", "said"),
+    [
+        (
+            {
+                "staging": {"namespace": "phishnet-staging", "queues": [QUEUE]},
+                "schedule": "99 2 1 * *",
+            },
+            "gameday.schedule: '99 2 1 * *' is not a cron expression APScheduler accepts",
+        ),
+        (
+            {"staging": {"namespace": "elsewhere", "queues": [QUEUE]}},
+            "gameday: Refusing the game day: namespace 'phishnet-staging' is not marked staging",
+        ),
+    ],
+    ids=["bad-cron", "namespace-not-staging"],
+)
+def test_check_playbook_says_what_a_drill_would_refuse(tmp_path, capsys, section, said):
+    """``check-playbook`` says it now, not ``serve`` at start or the drill on its night."""
+    path = tmp_path / "staging.yml"
+    path.write_text(staging_text(section), encoding="utf-8")
+    assert main(["check-playbook", str(path)]) == 1
+    out = capsys.readouterr()
+    assert f"{path}: playbook 'phishnet-staging': {said}" in out.err
+    assert "ok" not in out.out
+
+
+def test_check_playbook_passes_a_usable_gameday_section(tmp_path, capsys):
+    path = tmp_path / "staging.yml"
+    path.write_text(staging_text(), encoding="utf-8")
+    assert main(["check-playbook", str(path)]) == 0
+    assert "ok — playbook 'phishnet-staging'" in capsys.readouterr().out
