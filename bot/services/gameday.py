@@ -20,6 +20,7 @@ and posts the pass/fail summary to the announcement channel through the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
@@ -138,6 +139,30 @@ class GameDay:
                 return None
             return await self._drill(plan)
 
+    async def _stopped(self, drive: _Drive, why: BaseException) -> None:
+        """A drill stopped half-way: its synthetic jobs removed, the run recorded as
+        interrupted (so the next drill has nothing to clean up), and said."""
+        plan, run_id = drive.plan, drive.run_id
+        removed = await self._remove(plan.queue, plan.prefix, run_id, drive.reserved)
+        taken = max(0, drive.pushed - removed)
+        what = (
+            "was stopped (a signal)"
+            if isinstance(why, asyncio.CancelledError)
+            else f"failed ({why or type(why).__name__})"
+        )
+        await self._parts.store.finish_gameday(
+            run_id,
+            outcome="interrupted",
+            failures=[f"the drill {what}"],
+            removed=removed,
+            taken=taken,
+            at=self._clock(),
+        )
+        self._say(
+            f"Game day {run_id} {what}: removed {removed} synthetic jobs "
+            f"({taken} already taken by workers)."
+        )
+
     async def clean_up_abandoned(self, run: GamedayRun) -> int:
         """Removes what ``run`` (whose process died mid-drill) may have pushed: the
         exact ids below its ``reserved`` count; marks it interrupted. Returns how many
@@ -175,11 +200,12 @@ class GameDay:
             await self._drive(drive)
             if drive.incident is not None:
                 await self._acknowledge(drive)
-        finally:
-            # Even when the drill failed half-way, every id reserved (a batch that
-            # failed may have reached Redis anyway); a crash here leaves the run
-            # unfinished, and the next drill removes its ids.
-            removed = await self._remove(plan.queue, plan.prefix, run_id, drive.reserved)
+        except BaseException as exc:  # an error, or a stop (Ctrl-C cancels the drill)
+            await self._stopped(drive, exc)
+            raise
+        # Every id reserved, even of a batch that failed (it may have reached Redis
+        # anyway); a crash here leaves the run unfinished, and the next drill removes it.
+        removed = await self._remove(plan.queue, plan.prefix, run_id, drive.reserved)
         taken = max(0, drive.pushed - removed)
         self._say(f"Removed {removed} synthetic jobs ({taken} already taken by workers).")
         if drive.incident is not None:

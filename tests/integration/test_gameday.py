@@ -4,6 +4,8 @@ escalation and outbox, and each of its steps moves the clock by ``gameday.step``
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -343,14 +345,45 @@ async def test_a_drill_stopped_by_an_error_removes_its_jobs_on_the_way_out(
         if next(steps) == 2:
             raise RuntimeError("the operator's laptop went to sleep")
 
-    game = drill(box, staging, clock, between_steps=stop_at_the_third_step)
+    said: list[str] = []
+    game = drill(box, staging, clock, between_steps=stop_at_the_third_step, progress=said)
     with pytest.raises(RuntimeError):
         await game.run()
 
     assert await redis_client.lrange(QUEUE, 0, -1) == ["email-1"]
+    assert re.search(
+        r"Game day \S+ failed \(the operator's laptop went to sleep\): removed [1-9]\d* "
+        r"synthetic jobs \(0 already taken by workers\)\.",
+        said[-1],
+    ), said[-1]
     lines: list[str] = []
     await drill(box, staging, clock, progress=lines).run(dry_run=True)
-    assert "0 synthetic jobs removed" in lines[0]  # recorded as interrupted, nothing left
+    # Recorded as interrupted on the way out: the next drill has nothing to clean up.
+    assert not any("Cleaned up" in line for line in lines), lines
+
+
+async def test_a_drill_stopped_by_a_signal_says_so_and_records_it(
+    make_sandbox, staging, redis_client, clock
+):
+    """Ctrl-C cancels the drill (bot/lifecycle.py run_interruptibly): its jobs go, and
+    the run is finished as interrupted rather than left for the next drill."""
+    box = await make_sandbox(playbook=staging)
+    steps = iter(range(100))
+
+    async def ctrl_c_at_the_third_step() -> None:
+        if next(steps) == 2:
+            raise asyncio.CancelledError
+
+    said: list[str] = []
+    game = drill(box, staging, clock, between_steps=ctrl_c_at_the_third_step, progress=said)
+    with pytest.raises(asyncio.CancelledError):
+        await game.run()
+
+    assert await redis_client.llen(QUEUE) == 0
+    assert "was stopped (a signal): removed" in said[-1]
+    lines: list[str] = []
+    await drill(box, staging, clock, progress=lines).run(dry_run=True)
+    assert not any("Cleaned up" in line for line in lines), lines
 
 
 @pytest.mark.parametrize(
