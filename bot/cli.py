@@ -149,21 +149,22 @@ def check_playbook(path: Path) -> int:
             print(f"{exc.path}: {problem.field}: {problem.reason}", file=sys.stderr)
         return 1
     unusable = 0
-    for playbook in found.playbooks:
+    files = found.files or (path,) * len(found.playbooks)
+    for file, playbook in zip(files, found.playbooks, strict=True):
         drill_problem = _gameday_problem(playbook)
         if drill_problem is not None:
             unusable += 1
-            print(f"{path}: playbook '{playbook.name}': {drill_problem}", file=sys.stderr)
+            print(f"{file}: playbook '{playbook.name}': {drill_problem}", file=sys.stderr)
             continue
         print(
-            f"{path}: ok — playbook '{playbook.name}': {len(playbook.queues)} queues, "
+            f"{file}: ok — playbook '{playbook.name}': {len(playbook.queues)} queues, "
             f"{len(playbook.deployments)} deployments, {len(playbook.rules)} rules, "
             f"{len(playbook.escalation.tiers)} escalation tiers"
         )
-    for broken in found.broken:
+    for broken in found.broken:  # each file's header, then its problems
         print(f"{broken.path}: invalid playbook", file=sys.stderr)
-    for line in found.problem_lines():
-        print(line, file=sys.stderr)
+        for problem in broken.problems:
+            print(f"{broken.path}: {problem.field}: {problem.reason}", file=sys.stderr)
     return 1 if found.broken or unusable else 0
 
 

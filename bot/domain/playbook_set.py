@@ -25,6 +25,9 @@ class PlaybookSet:
     playbooks: tuple[Playbook, ...]
     broken: tuple[PlaybookError, ...] = ()
     directory: bool = False
+    #: The file each of ``playbooks`` came from, in the same order (empty when the
+    #: playbooks were not read from files).
+    files: tuple[Path, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -51,7 +54,7 @@ def load_playbooks(path: Path) -> PlaybookSet:
     samples and buttons are found by that name, so which one to run would be a
     guess); a file that fails validation is returned in ``broken``."""
     if not path.is_dir():
-        return PlaybookSet(playbooks=(load_playbook(path),))
+        return PlaybookSet(playbooks=(load_playbook(path),), files=(path,))
     files = playbook_files(path)
     if not files:
         raise PlaybookError(
@@ -67,7 +70,10 @@ def load_playbooks(path: Path) -> PlaybookSet:
             broken.append(exc)
     _refuse_duplicates(path, playbooks)
     return PlaybookSet(
-        playbooks=tuple(p for _, p in playbooks), broken=tuple(broken), directory=True
+        playbooks=tuple(p for _, p in playbooks),
+        broken=tuple(broken),
+        directory=True,
+        files=tuple(f for f, _ in playbooks),
     )
 
 

@@ -70,14 +70,17 @@ def test_check_playbook_takes_a_directory(tmp_path, capsys):
     directory = write_playbooks(tmp_path / "good", broken=False)
     assert main(["check-playbook", str(directory)]) == 0
     out = capsys.readouterr().out
-    assert "ok — playbook 'phishnet-queue-backlog'" in out
-    assert "ok — playbook 'billing-queue-backlog'" in out
+    # Each line names its file, not the directory.
+    assert f"{directory / 'a-phishnet.yml'}: ok — playbook 'phishnet-queue-backlog'" in out
+    assert f"{directory / 'b-billing.yml'}: ok — playbook 'billing-queue-backlog'" in out
     write_playbooks(directory)  # now with the broken file
     assert main(["check-playbook", str(directory)]) == 1
     captured = capsys.readouterr()
     assert "ok — playbook 'billing-queue-backlog'" in captured.out
-    assert f"{directory / 'c-broken.yml'}: invalid playbook" in captured.err
-    assert f"{directory / 'c-broken.yml'}: queues[0].deployment: 'payroll-worker'" in captured.err
+    err = captured.err.splitlines()
+    header = err.index(f"{directory / 'c-broken.yml'}: invalid playbook")
+    # Its problems follow its own header.
+    assert err[header + 1].startswith(f"{directory / 'c-broken.yml'}: queues[0].deployment: ")
 
 
 @pytest.mark.parametrize(
