@@ -19,6 +19,7 @@ import shutil
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -44,6 +45,17 @@ def exported(block: str) -> tuple[list[str], str]:
     """The names a block exports, and the block without its ``export`` lines."""
     names = re.findall(r"^export ([A-Z_]+)=", block, re.M)
     return names, re.sub(r"^export [A-Z_]+=.*\n", "", block, flags=re.M)
+
+
+def for_redis_cli(block: str, redis_url: str) -> str:
+    """``redis-cli -u "$REDIS_URL"`` as written, except on the tests' own Redis (started
+    on a unix socket when ``TEST_REDIS_URL`` is unset), whose ``unix://`` URL
+    ``redis-cli -u`` does not take: there the same server by ``-s PATH -n DB``."""
+    url = urlsplit(redis_url)
+    if url.scheme != "unix":
+        return block
+    db = parse_qs(url.query).get("db", ["0"])[0]
+    return block.replace('redis-cli -u "$REDIS_URL"', f"redis-cli -s {url.path} -n {db}")
 
 
 async def run_block(block: str, env: dict[str, str], cwd: Path) -> str:
@@ -147,9 +159,8 @@ async def test_the_quickstart_runs_as_written(
                 await slack.socket_mode.wait_connected(within=30)
                 assert await slash(slack, "help", "help") == USAGE
                 continue
-            outputs.append(
-                await run_block(commands.replace("localhost:3000", f"localhost:{port}"), env, work)
-            )
+            commands = commands.replace("localhost:3000", f"localhost:{port}")
+            outputs.append(await run_block(for_redis_cli(commands, redis_url), env, work))
         assert sorted(names_seen) == sorted(values), "the quickstart's settings changed"
         assert serve is not None, "the quickstart no longer runs `backlog-bot serve`"
 
