@@ -12,7 +12,6 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -22,8 +21,7 @@ from bot.adapters.chart import render_depth_chart
 from bot.adapters.kube import KubeClient
 from bot.adapters.queues import depths
 from bot.adapters.queues.cluster import RedisClient
-from bot.adapters.slack.app import ChannelHandlers, CommandCall, Handlers, build_slack_app
-from bot.adapters.slack.boundary import Answer
+from bot.adapters.slack.app import ChannelHandlers, Handlers, build_slack_app
 from bot.adapters.slack.client import make_client
 from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.history import ChannelHistory
@@ -42,7 +40,7 @@ from bot.paging_runtime import Paging, build_paging
 from bot.services.actions import ActionService
 from bot.services.buttons import IncidentButtons
 from bot.services.channel_events import ChannelEvents
-from bot.services.commands import CommandRouter, Invocation
+from bot.services.commands import CommandRouter
 from bot.services.delivery import SlackSender
 from bot.services.diagnosis import DiagnosisService
 from bot.services.effects import EffectService
@@ -55,6 +53,7 @@ from bot.services.monitor import Monitor
 from bot.services.paging import PagingService
 from bot.services.report import ReportService
 from bot.settings import Settings
+from bot.slack_handlers import slack_channel_handlers, slack_handlers
 from bot.startup import (
     DEFAULT_PLAYBOOK,
     ConfigurationError,
@@ -304,8 +303,8 @@ async def _wire(
         clock=clock,
     )
     buttons = ButtonHandlers(IncidentButtons(store, router, incidents.channels), actions)
-    handlers = _handlers(router, buttons, follow_ups)
-    channel_handlers = _channel_handlers(channel_events, reports)
+    handlers = slack_handlers(router, buttons, follow_ups)
+    channel_handlers = slack_channel_handlers(channel_events, reports)
     slack_app = build_slack_app(
         client=slack, signing_secret=signing_secret, handlers=handlers, channel=channel_handlers
     )
@@ -375,41 +374,3 @@ def _request_id_of(key: str) -> uuid.UUID | None:
         return uuid.UUID(rest)
     except ValueError:
         return None
-
-
-def _handlers(router: CommandRouter, buttons: ButtonHandlers, follow_ups: FollowUps) -> Handlers:
-    async def command(call: CommandCall) -> Answer:
-        reply = await router.handle(
-            Invocation(text=call.text, user=call.user, channel=call.channel)
-        )
-        return Answer(text=reply.text, ephemeral=reply.ephemeral)
-
-    async def roll_back(request_id: uuid.UUID, user: str, channel: str) -> Answer:
-        request = await follow_ups.request_rollback(request_id, user, channel)
-        return Answer(f"Approval requested: {request.summary}.")
-
-    async def reanalyse(request_id: uuid.UUID, user: str, channel: str) -> Answer:
-        request = await follow_ups.request_reanalysis(request_id, user, channel)
-        return Answer(f"Approval requested: {request.summary}.")
-
-    return Handlers(
-        command=command,
-        approve=buttons.approve,
-        deny=buttons.deny,
-        incident_button=buttons.incident_button,
-        roll_back=roll_back,
-        reanalyse=reanalyse,
-    )
-
-
-def _channel_handlers(events: ChannelEvents, reports: ReportService) -> ChannelHandlers:
-    async def receive(body: Mapping[str, Any]) -> bool:
-        return not (await events.receive(body)).processed
-
-    async def process(event_id: str) -> None:
-        await events.process(event_id, received=True)
-
-    async def finalise(incident_id: int, user: str) -> Answer:
-        return Answer(await reports.finalise(incident_id, user))
-
-    return ChannelHandlers(receive=receive, process=process, finalise=finalise)
