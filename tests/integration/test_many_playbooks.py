@@ -105,7 +105,9 @@ async def test_buttons_reach_the_playbook_of_their_incident(many, redis_client, 
 
 
 async def test_a_broken_playbook_is_reported_and_the_others_run(many, redis_client, clock):
-    # Said once in the first running playbook's announcement channel, every problem named.
+    # Said once in the first running playbook's announcement channel, every problem named
+    # (through the outbox, whose sender runs in the background: delivered by now).
+    await many.settle()
     [notice] = [t for t in bot_texts(many, INCIDENT_CHANNEL_ID) if "not running" in t]
     assert "c-broken.yml`: queues[0].deployment: 'payroll-worker' is not listed" in notice
     async with aiohttp.ClientSession() as http, http.get(many.base_url + "/readyz") as response:
