@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp
@@ -287,7 +287,7 @@ async def _wire(
             clock=clock,
         ),
     )
-    _wire_delivery_hooks(sender, store, actions)
+    wire_delivery_hooks(sender, store, actions.on_request_message_refused)
     sender.on_delivered.append(report_link_hook(incidents))
     router = CommandRouter(
         playbook=playbook,
@@ -345,9 +345,14 @@ def _wire_effects(effects: EffectService, actions: ActionService, monitor: Monit
     monitor.after_sample.append(effects.on_sample)
 
 
-def _wire_delivery_hooks(sender: SlackSender, store: Store, actions: ActionService) -> None:
-    """What the rest of the bot learns from deliveries: where an incident's alert is,
-    and that a request whose approval message Slack refused cannot be approved."""
+def wire_delivery_hooks(
+    sender: SlackSender,
+    store: Store,
+    request_refused: Callable[[uuid.UUID, str], Awaitable[None]],
+) -> None:
+    """What the rest of the bot learns from deliveries: where an incident's alert and a
+    request's approval message are, and (``request_refused(request_id, why)``) that a
+    request whose approval message Slack refused cannot be approved."""
 
     async def delivered(message: OutboxMessage, where: Delivered) -> None:
         if message.incident_id is not None and message.key == alert_key(message.incident_id):
@@ -359,7 +364,7 @@ def _wire_delivery_hooks(sender: SlackSender, store: Store, actions: ActionServi
     async def refused(message: OutboxMessage, why: str) -> None:
         request_id = _request_id_of(message.key)
         if request_id is not None:
-            await actions.on_request_message_refused(request_id, why)
+            await request_refused(request_id, why)
 
     sender.on_delivered.append(delivered)
     sender.on_refused.append(refused)

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,19 +28,16 @@ from bot.adapters.slack.app import build_slack_app
 from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.setup import SlackSetup
 from bot.adapters.slack.transport import SlackTransport, make_sender_client
-from bot.adapters.store.outbox import OutboxMessage
 from bot.adapters.store.sender import SenderConnection
-from bot.app import Runtime, build_runtime
+from bot.app import Runtime, build_runtime, wire_delivery_hooks
 from bot.backends import Backends, start_backends
 from bot.domain.alerts import ExternalAlert
-from bot.domain.delivery import Delivered
 from bot.domain.models import Clock, system_clock
 from bot.domain.playbook import PlaybookError, PlaybookProblem
 from bot.domain.playbook_set import PlaybookSet
 from bot.playbook_router import PlaybookRouter
 from bot.services.delivery import SlackSender
 from bot.services.delivery_setup import SetupDelivery
-from bot.services.messages import alert_key
 from bot.settings import Settings
 from bot.startup import ConfigurationError, configured_kube, slack_secrets
 
@@ -201,34 +197,9 @@ def _shared_sender(
             first.store, SlackSetup(make_sender_client(token, api_url), members), router, clock
         ),
     )
-    store = first.store
-
-    async def delivered(message: OutboxMessage, where: Delivered) -> None:
-        if message.incident_id is not None and message.key == alert_key(message.incident_id):
-            await store.set_incident_message(message.incident_id, where.channel, where.ts)
-        request_id = _request_id_of(message.key)
-        if request_id is not None:
-            await store.set_action_message(request_id, where.channel, where.ts)
-
-    async def refused(message: OutboxMessage, why: str) -> None:
-        request_id = _request_id_of(message.key)
-        if request_id is not None:
-            await router.request_refused(request_id, why)
-
-    sender.on_delivered += [delivered, router.report_delivered]
-    sender.on_refused.append(refused)
+    wire_delivery_hooks(sender, first.store, router.request_refused)
+    sender.on_delivered.append(router.report_delivered)
     return sender
-
-
-def _request_id_of(key: str) -> uuid.UUID | None:
-    """The request id of an approval request's own message key (``request/<uuid>``)."""
-    prefix, _, rest = key.partition("/")
-    if prefix != "request" or "/" in rest:
-        return None
-    try:
-        return uuid.UUID(rest)
-    except ValueError:
-        return None
 
 
 async def _announce_broken(organisation: Organisation, clock: Clock) -> None:

@@ -25,20 +25,19 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.adapters.queues.cluster import RedisClient
 from bot.adapters.queues.depths import queue_depths
 from bot.adapters.queues.gameday import push_synthetic, remove_synthetic
 from bot.adapters.store import Store
 from bot.adapters.store.gameday import GamedayRun
-from bot.domain.models import Clock, EventKind, Incident
+from bot.domain.models import Clock, EventKind
 from bot.domain.playbook import Playbook
 from bot.domain.playbook_gameday import (
     DrillBusy,
     DrillPlan,
     DrillRefused,
-    Measured,
     batches,
     missed,
     plan_drill,
@@ -48,6 +47,7 @@ from bot.domain.playbook_gameday import (
     to_push,
 )
 from bot.domain.playbook_slack import ChannelMode
+from bot.services.gameday_drive import Drive
 from bot.services.incidents import IncidentService, NoOpenIncident
 from bot.services.message_keys import alert_key, page_key
 from bot.services.messages import Messages
@@ -139,7 +139,7 @@ class GameDay:
                 return None
             return await self._drill(plan)
 
-    async def _stopped(self, drive: _Drive, why: BaseException) -> None:
+    async def _stopped(self, drive: Drive, why: BaseException) -> None:
         """A drill stopped half-way: its synthetic jobs removed, the run recorded as
         interrupted (so the next drill has nothing to clean up), and said."""
         plan, run_id = drive.plan, drive.run_id
@@ -195,7 +195,7 @@ class GameDay:
             f"queue `{plan.queue}` (namespace `{plan.namespace}`). The alert and pages "
             "that follow are a drill; the bot acknowledges and resolves them itself.",
         )
-        drive = _Drive(plan, run_id)
+        drive = Drive(plan, run_id)
         try:
             await self._drive(drive)
             if drive.incident is not None:
@@ -250,7 +250,7 @@ class GameDay:
             incident_id=drive.incident_id,
         )
 
-    async def _drive(self, drive: _Drive) -> None:
+    async def _drive(self, drive: Drive) -> None:
         """Pushes, samples, escalates and delivers each step until the first page is
         delivered or the plan's timeout passes."""
         plan, parts = drive.plan, self._parts
@@ -274,7 +274,7 @@ class GameDay:
                 return
             await parts.pace(plan.step)
 
-    async def _top_up(self, drive: _Drive) -> None:
+    async def _top_up(self, drive: Drive) -> None:
         plan = drive.plan
         depth = (await queue_depths(self._parts.redis, [plan.queue]))[plan.queue]
         count = to_push(depth, plan.rule.threshold, plan.margin, drive.pushed, plan)
@@ -295,7 +295,7 @@ class GameDay:
             drive.crossed_at = self._clock()
             self._say(f"Queue above {plan.rule.threshold} since {drive.crossed_at:%H:%M:%S} UTC.")
 
-    async def _observe(self, drive: _Drive) -> None:
+    async def _observe(self, drive: Drive) -> None:
         store = self._parts.store
         if drive.incident is None:
             incident = await store.open_incident_for(drive.plan.playbook)
@@ -329,7 +329,7 @@ class GameDay:
                 drive.paged_at = paged
                 self._say(f"First page delivered after {show(drive.since_start(paged))}.")
 
-    async def _acknowledge(self, drive: _Drive) -> None:
+    async def _acknowledge(self, drive: Drive) -> None:
         try:
             await self._parts.incidents.acknowledge(self._actor)
         except NoOpenIncident:
@@ -341,7 +341,7 @@ class GameDay:
         )
         self._say("Acknowledged as the bot.")
 
-    async def _resolve(self, drive: _Drive) -> None:
+    async def _resolve(self, drive: Drive) -> None:
         if drive.closed:
             return
         try:
@@ -349,7 +349,7 @@ class GameDay:
         except NoOpenIncident:
             self._say(f"Incident #{drive.incident_id} was already resolved by someone.")
 
-    async def _resolve_as_drill(self, drive: _Drive) -> None:
+    async def _resolve_as_drill(self, drive: Drive) -> None:
         await self._parts.incidents.add_note(
             self._actor,
             f"Game day {drive.run_id}: this incident was a drill on a staging queue; "
@@ -370,34 +370,3 @@ class GameDay:
     async def _announce(self, key: str, text: str) -> None:
         async with self._parts.store.transaction() as tx:
             await self._parts.messages.say(tx, key, self._playbook.slack.announcement_channel, text)
-
-
-class _Drive:
-    """What one drill has pushed and seen so far."""
-
-    def __init__(self, plan: DrillPlan, run_id: str) -> None:
-        self.plan = plan
-        self.run_id = run_id
-        self.pushed = 0
-        self.reserved = 0  # ids recorded in PostgreSQL, pushed or about to be
-        self.crossed_at: datetime | None = None
-        self.incident: Incident | None = None
-        self.posted_at: datetime | None = None
-        self.paged_at: datetime | None = None
-        self.closed = False  # resolved by someone during the drill
-        self.sampling_said = False
-
-    @property
-    def incident_id(self) -> int | None:
-        return None if self.incident is None else self.incident.id
-
-    def since_start(self, at: datetime) -> timedelta | None:
-        return None if self.crossed_at is None else at - self.crossed_at
-
-    def measured(self) -> Measured:
-        return Measured(
-            crossed_at=self.crossed_at,
-            detected_at=None if self.incident is None else self.incident.detected_at,
-            posted_at=self.posted_at,
-            paged_at=self.paged_at,
-        )
